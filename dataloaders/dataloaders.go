@@ -1,0 +1,144 @@
+// Package dataloaders batches the reads of one request: each loader collects the keys asked for
+// by parallel resolvers during a short wait and fetches them with one storage call. Loaders are
+// made fresh for every operation (and every subscription event), so that nothing cached
+// outlives the request or leaks between callers; results follow keys, not database order
+// (mapped loaders).
+package dataloaders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/storage"
+)
+
+// Loaders are the request-scoped loaders.
+type Loaders struct {
+	Users     *dataloadgen.Loader[string, *storage.User]
+	Companies *dataloadgen.Loader[string, *storage.Company]
+	Folders   *dataloadgen.Loader[string, *storage.Folder]
+	Documents *dataloadgen.Loader[string, *storage.Document]
+	Templates *dataloadgen.Loader[string, *storage.DocumentTemplate]
+	// FolderDocuments pages the documents of many folders at once, for Folder.documents.
+	FolderDocuments      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Document]]
+	FolderDocumentCounts *dataloadgen.Loader[ListKey, int]
+	// DocumentComments pages the comments of many documents at once, for Document.comments.
+	DocumentComments      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Comment]]
+	DocumentCommentCounts *dataloadgen.Loader[string, int]
+	// Colleagues tells which users are members of the caller's active company (for User.email).
+	Colleagues *dataloadgen.Loader[string, bool]
+	// Rights computes access.Can for many folders and documents at once, for viewerCan.
+	Rights *dataloadgen.Loader[storage.Object, access.Right]
+}
+
+// ListKey asks for one page of a child list of one parent. Args is the canonical JSON of the
+// list's arguments (filter, sort, page), so that keys with the same arguments batch together.
+type ListKey struct {
+	ParentID string
+	Args     string
+}
+
+// DocumentListArgs are the arguments of Folder.documents.
+type DocumentListArgs struct {
+	Filter storage.DocumentFilter
+	Sort   storage.DocumentSort
+	Page   storage.PageArgs
+}
+
+// Key returns the loader key for a parent with these arguments.
+func (a DocumentListArgs) Key(parentID string) ListKey {
+	b, _ := json.Marshal(a)
+	return ListKey{ParentID: parentID, Args: string(b)}
+}
+
+// wait is how long a loader collects keys before fetching. Resolvers of one level run in
+// parallel goroutines and reach their loaders within microseconds of each other.
+const wait = 2 * time.Millisecond
+
+// New returns fresh loaders reading through store.
+func New(store *storage.Store) *Loaders {
+	opts := []dataloadgen.Option{dataloadgen.WithWait(wait), dataloadgen.WithBatchCapacity(500)}
+	return &Loaders{
+		Users:     dataloadgen.NewMappedLoader(store.UsersByID, opts...),
+		Companies: dataloadgen.NewMappedLoader(store.CompaniesByID, opts...),
+		Folders:   dataloadgen.NewMappedLoader(store.FoldersByID, opts...),
+		Documents: dataloadgen.NewMappedLoader(store.DocumentsByID, opts...),
+		Templates: dataloadgen.NewMappedLoader(store.TemplatesByID, opts...),
+		FolderDocuments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Document], error) {
+			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Document], error) {
+				return store.DocumentsByFolder(ctx, ids, a.Filter, a.Sort, a.Page)
+			})
+		}, opts...),
+		FolderDocumentCounts: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]int, error) {
+			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]int, error) {
+				return store.CountDocumentsByFolder(ctx, ids, a.Filter)
+			})
+		}, opts...),
+		DocumentComments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Comment], error) {
+			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Comment], error) {
+				return store.CommentsByDocument(ctx, ids, a.Page)
+			})
+		}, opts...),
+		DocumentCommentCounts: dataloadgen.NewMappedLoader(store.CountCommentsByDocument, opts...),
+		Colleagues:            dataloadgen.NewMappedLoader(store.MembersAmong, opts...),
+		Rights: dataloadgen.NewMappedLoader(func(ctx context.Context, objs []storage.Object) (map[storage.Object]access.Right, error) {
+			rights, err := store.Rights(ctx, objs)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[storage.Object]access.Right, len(objs))
+			for i, o := range objs {
+				out[o] = rights[i]
+			}
+			return out, nil
+		}, opts...),
+	}
+}
+
+// byArgs groups list keys by their arguments and fetches each group with one call.
+func byArgs[V any](ctx context.Context, keys []ListKey, fetch func(context.Context, []string, DocumentListArgs) (map[string]V, error)) (map[ListKey]V, error) {
+	groups := map[string][]string{}
+	for _, k := range keys {
+		groups[k.Args] = append(groups[k.Args], k.ParentID)
+	}
+	out := make(map[ListKey]V, len(keys))
+	for args, ids := range groups {
+		var a DocumentListArgs
+		if err := json.Unmarshal([]byte(args), &a); err != nil {
+			return nil, err
+		}
+		got, err := fetch(ctx, ids, a)
+		if err != nil {
+			return nil, err
+		}
+		for id, v := range got {
+			out[ListKey{ParentID: id, Args: args}] = v
+		}
+	}
+	return out, nil
+}
+
+type ctxKey struct{}
+
+// NewContext returns a context carrying loaders.
+func NewContext(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// For returns the request's loaders. It panics when there are none: the GraphQL handler always
+// installs them, so their absence is a wiring bug, caught by every test.
+func For(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		panic("dataloaders: no loaders in context")
+	}
+	return l
+}
+
+// Missing reports whether err means "no such object, or not visible to the caller".
+func Missing(err error) bool { return errors.Is(err, dataloadgen.ErrNotFound) }

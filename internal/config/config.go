@@ -1,0 +1,232 @@
+// Package config reads Laatu's configuration from command-line flags and environment variables.
+//
+// Every setting has a flag and an environment variable; a flag wins over the variable, the
+// variable over the default. The README's configuration table is generated from the same
+// definitions (`laatu config`), so the documentation cannot drift from the code.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode is dev or prod. Dev mode seeds demo data, serves the playground and allows introspection.
+type Mode string
+
+// The modes.
+const (
+	Dev  Mode = "dev"
+	Prod Mode = "prod"
+)
+
+// Config is everything the server needs, built once in main and passed down by hand.
+type Config struct {
+	Mode       Mode
+	Addr       string
+	DataDir    string
+	BaseURL    string
+	TLSCert    string
+	TLSKey     string
+	LogLevel   string
+	LogFormat  string
+	AuditLog   string
+	Playground bool
+
+	// DatabaseURL is the server's connection; empty means the embedded SQLite file in DataDir.
+	DatabaseURL string
+	// AdminDatabaseURL is the table owner's connection, used for migrations; empty means DatabaseURL.
+	AdminDatabaseURL string
+	AutoMigrate      bool
+	SeedDemo         bool
+
+	TrustedProxies []string
+	AllowedOrigins []string
+
+	MaxBodyBytes   int64
+	RequestTimeout time.Duration
+	MaxDepth       int
+	MaxComplexity  int
+	MaxAliases     int
+	MaxTokens      int
+	MaxErrors      int
+
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	MaxHashing      int
+
+	SMTPAddr string
+	SMTPFrom string
+	SMTPUser string
+	SMTPPass string
+}
+
+// Setting describes one configuration value for flags, the environment and the README.
+type Setting struct {
+	Flag, Env, Default, Usage string
+	set                       func(c *Config, v string) error
+}
+
+// Settings lists every setting, in the order the README shows them.
+func Settings() []Setting {
+	return []Setting{
+		{"mode", "LAATU_MODE", "dev", "dev (demo data, playground, introspection) or prod", func(c *Config, v string) error {
+			switch Mode(v) {
+			case Dev, Prod:
+				c.Mode = Mode(v)
+				return nil
+			}
+			return fmt.Errorf("must be dev or prod, got %q", v)
+		}},
+		{"addr", "LAATU_ADDR", "localhost:8080", "address to listen on", str(func(c *Config) *string { return &c.Addr })},
+		{"data-dir", "LAATU_DATA_DIR", "data", "directory of the embedded SQLite database", str(func(c *Config) *string { return &c.DataDir })},
+		{"database-url", "DATABASE_URL", "", "PostgreSQL URL of the server's role (empty: embedded SQLite)", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"admin-database-url", "DATABASE_ADMIN_URL", "", "PostgreSQL URL of the table owner, for migrations (empty: DATABASE_URL)", str(func(c *Config) *string { return &c.AdminDatabaseURL })},
+		{"auto-migrate", "LAATU_AUTO_MIGRATE", "true", "apply migrations when serve starts", boolean(func(c *Config) *bool { return &c.AutoMigrate })},
+		{"seed-demo", "LAATU_SEED_DEMO", "true", "load demo data on serve (dev mode only; idempotent)", boolean(func(c *Config) *bool { return &c.SeedDemo })},
+		{"base-url", "LAATU_BASE_URL", "http://localhost:8080", "public URL used in links sent by mail (never taken from the request)", str(func(c *Config) *string { return &c.BaseURL })},
+		{"tls-cert", "LAATU_TLS_CERT", "", "TLS certificate file; with tls-key, serve HTTPS only", str(func(c *Config) *string { return &c.TLSCert })},
+		{"tls-key", "LAATU_TLS_KEY", "", "TLS private key file", str(func(c *Config) *string { return &c.TLSKey })},
+		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / and allow introspection (default: on in dev, off in prod)", func(c *Config, v string) error {
+			if v == "" {
+				c.Playground = c.Mode == Dev
+				return nil
+			}
+			b, err := strconv.ParseBool(v)
+			c.Playground = b
+			return err
+		}},
+		{"trusted-proxies", "LAATU_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", list(func(c *Config) *[]string { return &c.TrustedProxies })},
+		{"allowed-origins", "LAATU_ALLOWED_ORIGINS", "", "comma-separated extra origins allowed for cross-site requests and WebSockets", list(func(c *Config) *[]string { return &c.AllowedOrigins })},
+		{"log-level", "LAATU_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+		{"log-format", "LAATU_LOG_FORMAT", "", "json or console (default: console in dev, json in prod)", str(func(c *Config) *string { return &c.LogFormat })},
+		{"audit-log", "LAATU_AUDIT_LOG", "stdout", "where the audit stream's JSON lines go: stdout, stderr, a file path, or off", str(func(c *Config) *string { return &c.AuditLog })},
+		{"max-body-bytes", "LAATU_MAX_BODY_BYTES", "1048576", "largest request body accepted", int64v(func(c *Config) *int64 { return &c.MaxBodyBytes })},
+		{"request-timeout", "LAATU_REQUEST_TIMEOUT", "15s", "longest time one query or mutation may run", duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
+		{"max-depth", "LAATU_MAX_DEPTH", "12", "deepest query accepted", intv(func(c *Config) *int { return &c.MaxDepth })},
+		{"max-complexity", "LAATU_MAX_COMPLEXITY", "20000", "highest query cost accepted (connections cost their page size)", intv(func(c *Config) *int { return &c.MaxComplexity })},
+		{"max-aliases", "LAATU_MAX_ALIASES", "30", "most aliased fields accepted in one operation", intv(func(c *Config) *int { return &c.MaxAliases })},
+		{"max-tokens", "LAATU_MAX_TOKENS", "5000", "most lexical tokens accepted in one query document", intv(func(c *Config) *int { return &c.MaxTokens })},
+		{"max-errors", "LAATU_MAX_ERRORS", "20", "most errors returned in one response", intv(func(c *Config) *int { return &c.MaxErrors })},
+		{"session-idle", "LAATU_SESSION_IDLE", "2h", "a session ends after this long unused", duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
+		{"session-absolute", "LAATU_SESSION_ABSOLUTE", "168h", "a session ends this long after login, used or not", duration(func(c *Config) *time.Duration { return &c.SessionAbsolute })},
+		{"max-hashing", "LAATU_MAX_HASHING", "4", "most password hashes computed at once (more wait, then RATE_LIMITED)", intv(func(c *Config) *int { return &c.MaxHashing })},
+		{"smtp-addr", "LAATU_SMTP_ADDR", "", "SMTP server host:port (empty: mail is logged, dev only)", str(func(c *Config) *string { return &c.SMTPAddr })},
+		{"smtp-from", "LAATU_SMTP_FROM", "Laatu <no-reply@laatu.test>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.SMTPFrom })},
+		{"smtp-user", "LAATU_SMTP_USER", "", "SMTP user name", str(func(c *Config) *string { return &c.SMTPUser })},
+		{"smtp-password", "LAATU_SMTP_PASSWORD", "", "SMTP password (prefer the variable to the flag)", str(func(c *Config) *string { return &c.SMTPPass })},
+	}
+}
+
+// Load parses args (without the program and subcommand names) over the environment.
+// It returns the remaining positional arguments.
+func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	settings := Settings()
+	values := make([]*string, len(settings))
+	for i, s := range settings {
+		def := s.Default
+		if v := getenv(s.Env); v != "" {
+			def = v
+		}
+		values[i] = fs.String(s.Flag, def, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	var c Config
+	for i, s := range settings {
+		if err := s.set(&c, *values[i]); err != nil {
+			return Config{}, nil, fmt.Errorf("--%s: %w", s.Flag, err)
+		}
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = map[Mode]string{Dev: "console", Prod: "json"}[c.Mode]
+	}
+	return c, fs.Args(), c.validate()
+}
+
+func (c *Config) validate() error {
+	var problems []error
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		problems = append(problems, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Errorf("--base-url must be an absolute http(s) URL, got %q", c.BaseURL))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"request-timeout", c.RequestTimeout}, {"session-idle", c.SessionIdle}, {"session-absolute", c.SessionAbsolute}} {
+		if d.v <= 0 {
+			problems = append(problems, fmt.Errorf("--%s must be positive", d.name))
+		}
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxDepth < 2 || c.MaxComplexity < 1 || c.MaxAliases < 1 || c.MaxTokens < 100 || c.MaxErrors < 1 || c.MaxHashing < 1 {
+		problems = append(problems, errors.New("limits must be positive (max-body-bytes at least 1024, max-tokens at least 100)"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		problems = append(problems, errors.New("DATABASE_URL must be a postgres:// URL (leave it empty for the embedded store)"))
+	}
+	return errors.Join(problems...)
+}
+
+// SQLitePath is the embedded database file.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "laatu.db") }
+
+// TLS reports whether the server serves HTTPS.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+func str(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func list(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				*field(c) = append(*field(c), p)
+			}
+		}
+		return nil
+	}
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *field(c), err = strconv.ParseBool(v); return err }
+}
+
+func intv(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *field(c), err = strconv.Atoi(v); return err }
+}
+
+func int64v(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *field(c), err = strconv.ParseInt(v, 10, 64); return err }
+}
+
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) (err error) { *field(c), err = time.ParseDuration(v); return err }
+}
+
+// Markdown renders the settings as the README's table.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+	for _, s := range Settings() {
+		def := s.Default
+		if def == "" {
+			def = "—"
+		} else {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", s.Flag, s.Env, def, s.Usage)
+	}
+	return b.String()
+}

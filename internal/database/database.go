@@ -1,0 +1,161 @@
+// Package database opens Laatu's store — PostgreSQL through lib/pq, or the embedded SQLite file
+// through the pure-Go modernc.org/sqlite driver — and manages its schema.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/lib/pq" // PostgreSQL driver, registered as "postgres"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // SQLite driver, registered as "sqlite"
+)
+
+// Dialect names the database kind, and the migration folder of its schema.
+type Dialect string
+
+// The two stores.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DB is an open store.
+type DB struct {
+	// DB runs writes. On SQLite its transactions begin IMMEDIATE, so writers queue on the
+	// busy timeout instead of failing when they upgrade from reading to writing.
+	*bun.DB
+	// Reader runs read-only transactions. On PostgreSQL it is the same pool as DB; on SQLite a
+	// second pool whose deferred transactions read beside the writer (WAL).
+	Reader  *bun.DB
+	Dialect Dialect
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	if db.Reader != db.DB {
+		_ = db.Reader.Close()
+	}
+	return db.DB.Close()
+}
+
+// Open connects to PostgreSQL when url is set, otherwise to the SQLite file at sqlitePath,
+// creating its directory on first start. It checks the connection before returning.
+func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
+	if url != "" {
+		return openPostgres(ctx, url)
+	}
+	return openSQLite(ctx, sqlitePath)
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	sqldb, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(10)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	bdb := bun.NewDB(sqldb, pgdialect.New())
+	db := &DB{DB: bdb, Reader: bdb, Dialect: Postgres}
+	if err := ping(ctx, db); err != nil {
+		return nil, fmt.Errorf("connect to postgres at %s: %w", Redact(dsn), err)
+	}
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	// WAL lets readers run beside the one writer; the busy timeout makes a second writer wait
+	// instead of failing; foreign keys are off by default in SQLite.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	writer, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	writer.SetMaxOpenConns(4)
+	reader, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	reader.SetMaxOpenConns(8)
+	db := &DB{DB: bun.NewDB(writer, sqlitedialect.New()), Reader: bun.NewDB(reader, sqlitedialect.New()), Dialect: SQLite}
+	if err := ping(ctx, db); err != nil {
+		return nil, fmt.Errorf("open sqlite at %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func ping(ctx context.Context, db *DB) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return err
+	}
+	return nil
+}
+
+// Redact removes the password from a database URL so it can be logged.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable database URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
+
+// ErrUnsafeRole is returned by CheckServerRole when the server's role could bypass row-level security.
+var ErrUnsafeRole = errors.New("unsafe database role")
+
+// CheckServerRole refuses a PostgreSQL role that row-level security would not bind: a superuser,
+// a role with BYPASSRLS, or the owner of the tables (FORCE binds owners too, but an owner can
+// switch it off). Migrations run as the owner (DATABASE_ADMIN_URL); the server must not.
+func (db *DB) CheckServerRole(ctx context.Context) error {
+	if db.Dialect != Postgres {
+		return nil
+	}
+	var role struct {
+		Name      string `bun:"rolname"`
+		Super     bool   `bun:"rolsuper"`
+		BypassRLS bool   `bun:"rolbypassrls"`
+		Owned     int    `bun:"owned"`
+	}
+	err := db.NewRaw(`SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+		(SELECT count(*) FROM pg_tables t WHERE t.schemaname = current_schema() AND t.tableowner = current_user) AS owned
+		FROM pg_roles r WHERE r.rolname = current_user`).Scan(ctx, &role)
+	if err != nil {
+		return fmt.Errorf("check database role: %w", err)
+	}
+	var why []string
+	if role.Super {
+		why = append(why, "is a superuser")
+	}
+	if role.BypassRLS {
+		why = append(why, "has BYPASSRLS")
+	}
+	if role.Owned > 0 {
+		why = append(why, fmt.Sprintf("owns %d tables", role.Owned))
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("%w: role %q %s; the server must connect as an ordinary role "+
+			"(see README, 'PostgreSQL'), with the owner in DATABASE_ADMIN_URL for migrations",
+			ErrUnsafeRole, role.Name, strings.Join(why, " and "))
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package database
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/laatu/laatu/migrations"
+)
+
+func (db *DB) migrator() (*migrate.Migrator, error) {
+	m, err := migrations.For(string(db.Dialect))
+	if err != nil {
+		return nil, err
+	}
+	return migrate.NewMigrator(db.DB, m, migrate.WithMarkAppliedOnSuccess(true)), nil
+}
+
+// MigrateUp applies every pending migration, each in its own transaction, under the
+// migrator's lock so that two starting servers do not race.
+func (db *DB) MigrateUp(ctx context.Context) (applied []string, err error) {
+	m, err := db.migrator()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("init migrations: %w", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		return nil, fmt.Errorf("lock migrations: %w", err)
+	}
+	defer func() { _ = m.Unlock(ctx) }()
+	group, err := m.Migrate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate up: %w", err)
+	}
+	for _, mig := range group.Migrations {
+		applied = append(applied, mig.Name+"_"+mig.Comment)
+	}
+	return applied, nil
+}
+
+// MigrateDown rolls back the last group of migrations.
+func (db *DB) MigrateDown(ctx context.Context) (rolledBack []string, err error) {
+	m, err := db.migrator()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Init(ctx); err != nil {
+		return nil, fmt.Errorf("init migrations: %w", err)
+	}
+	if err := m.Lock(ctx); err != nil {
+		return nil, fmt.Errorf("lock migrations: %w", err)
+	}
+	defer func() { _ = m.Unlock(ctx) }()
+	group, err := m.Rollback(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate down: %w", err)
+	}
+	for _, mig := range group.Migrations {
+		rolledBack = append(rolledBack, mig.Name+"_"+mig.Comment)
+	}
+	return rolledBack, nil
+}
+
+// MigrateStatus writes one line per migration: applied or pending.
+func (db *DB) MigrateStatus(ctx context.Context, w io.Writer) error {
+	m, err := db.migrator()
+	if err != nil {
+		return err
+	}
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("init migrations: %w", err)
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("migration status: %w", err)
+	}
+	for _, mig := range ms {
+		state := "pending"
+		if mig.IsApplied() {
+			state = "applied (group " + fmt.Sprint(mig.GroupID) + ")"
+		}
+		fmt.Fprintf(w, "%s_%s\t%s\n", mig.Name, mig.Comment, state)
+	}
+	return nil
+}
+
+// GrantServerRole gives the server's role (the user of serverURL) what it needs and no more:
+// read and write on the domain tables, insert-only on the audit log, nothing on the migration
+// bookkeeping. appendOnly names the tables (the audit log) on which the role may only insert
+// and read. It runs as the owner after migrations and is idempotent.
+func (db *DB) GrantServerRole(ctx context.Context, serverURL string, appendOnly ...string) error {
+	if db.Dialect != Postgres || serverURL == "" {
+		return nil
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil || u.User == nil || u.User.Username() == "" {
+		return fmt.Errorf("DATABASE_URL must name the server's role")
+	}
+	role := u.User.Username()
+	var owner string
+	if err := db.NewRaw("SELECT current_user").Scan(ctx, &owner); err != nil {
+		return fmt.Errorf("grant server role: %w", err)
+	}
+	if owner == role {
+		return nil // CheckServerRole will refuse this configuration with a clear message
+	}
+	stmts := []string{
+		"GRANT USAGE ON SCHEMA public TO ?",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ?",
+		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ?",
+		"REVOKE ALL ON bun_migrations, bun_migration_locks FROM ?",
+	}
+	for _, table := range appendOnly {
+		stmts = append(stmts, "REVOKE UPDATE, DELETE, TRUNCATE ON "+string(pgIdent(table))+" FROM ?")
+	}
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s, bun.Ident(role)); err != nil {
+			return fmt.Errorf("grant server role %q: %w", role, err)
+		}
+	}
+	return nil
+}
+
+// pgIdent quotes a PostgreSQL identifier.
+func pgIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }

@@ -1,0 +1,117 @@
+package httpx
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, _ = w.Write([]byte("ok"))
+})
+
+func TestCrossOrigin(t *testing.T) {
+	mw, err := CrossOrigin([]string{"https://app.laatu.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(okHandler)
+	tests := []struct {
+		name    string
+		method  string
+		headers map[string]string
+		want    int
+	}{
+		{"cross-site POST by Sec-Fetch-Site", "POST", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"same-site POST by Sec-Fetch-Site is still cross-origin", "POST", map[string]string{"Sec-Fetch-Site": "same-site"}, 403},
+		{"cross-site POST by Origin only", "POST", map[string]string{"Origin": "https://evil.example"}, 403},
+		{"cross-site PUT", "PUT", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"same-origin POST", "POST", map[string]string{"Sec-Fetch-Site": "same-origin"}, 200},
+		{"Origin matching Host", "POST", map[string]string{"Origin": "http://api.laatu.example"}, 200},
+		{"trusted origin", "POST", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://app.laatu.example"}, 200},
+		{"non-browser client", "POST", nil, 200},
+		{"user-initiated navigation", "POST", map[string]string{"Sec-Fetch-Site": "none"}, 200},
+		{"cross-site GET is safe", "GET", map[string]string{"Sec-Fetch-Site": "cross-site"}, 200},
+		{"cross-site OPTIONS is safe", "OPTIONS", map[string]string{"Sec-Fetch-Site": "cross-site"}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "http://api.laatu.example/graphql", strings.NewReader("{}"))
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != tt.want {
+				t.Fatalf("status = %d, want %d", rec.Code, tt.want)
+			}
+			if tt.want == 403 {
+				want := `{"errors":[{"message":"cross-origin request refused","extensions":{"code":"FORBIDDEN"}}]}`
+				if rec.Body.String() != want || rec.Header().Get("Content-Type") != "application/json" {
+					t.Errorf("body = %s (%s)", rec.Body.String(), rec.Header().Get("Content-Type"))
+				}
+			}
+		})
+	}
+}
+
+func TestCrossOriginBadConfig(t *testing.T) {
+	for _, o := range []string{"app.laatu.example", "https://app.laatu.example/path", "://x"} {
+		if _, err := CrossOrigin([]string{o}); err == nil {
+			t.Errorf("CrossOrigin(%q) accepted an invalid origin", o)
+		}
+	}
+}
+
+func TestGraphQLMethodGuard(t *testing.T) {
+	h := GraphQLMethodGuard(okHandler)
+	tests := []struct {
+		method      string
+		contentType string
+		want        int
+	}{
+		{"GET", "", 200},
+		{"OPTIONS", "", 200},
+		{"POST", "application/json", 200},
+		{"POST", "application/json; charset=utf-8", 200},
+		{"POST", "Application/JSON", 200},
+		// What an HTML form can send across sites without a preflight:
+		{"POST", "application/x-www-form-urlencoded", 415},
+		{"POST", "multipart/form-data; boundary=x", 415},
+		{"POST", "text/plain", 415},
+		{"POST", "", 415},
+		{"POST", "application/graphql", 415},
+		{"POST", "application/json-seq", 415},
+		{"POST", "garbage;;", 415},
+		{"PUT", "application/json", 405},
+		{"DELETE", "", 405},
+		{"PATCH", "application/json", 405},
+		{"HEAD", "", 405},
+		{"TRACE", "", 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.contentType, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, "/graphql", strings.NewReader(`{"query":"{__typename}"}`))
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != tt.want {
+				t.Fatalf("status = %d, want %d", rec.Code, tt.want)
+			}
+			switch tt.want {
+			case 405:
+				if rec.Header().Get("Allow") != "GET, POST, OPTIONS" {
+					t.Errorf("Allow = %q", rec.Header().Get("Allow"))
+				}
+				fallthrough
+			case 415:
+				if !strings.Contains(rec.Body.String(), `"code":"BAD_USER_INPUT"`) {
+					t.Errorf("body = %s", rec.Body.String())
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/uptrace/bun"
+)
+
+// ChangeKind says what happened to an object.
+type ChangeKind string
+
+// The change kinds, also the audit actions of changes.
+const (
+	ChangeCreated  ChangeKind = "CREATE"
+	ChangeUpdated  ChangeKind = "UPDATE"
+	ChangeDeleted  ChangeKind = "DELETE"
+	ChangeRestored ChangeKind = "RESTORE"
+	ChangeShared   ChangeKind = "SHARE"
+	ChangeUnshared ChangeKind = "UNSHARE"
+)
+
+// Change describes one committed-to-be change, for the audit log and for subscribers.
+type Change struct {
+	Kind       ChangeKind
+	CompanyID  string
+	ObjectType string
+	ObjectID   string
+	// Path is the folder path the object lives under (a folder's own path), so that folder
+	// subscribers can match changes below them.
+	Path string
+	// Fields are the changed fields, with values before and after where they may be copied.
+	Fields []FieldChange
+	// UserIDs are users whose access changed (grants), for sharedWithMe subscribers.
+	UserIDs []string
+}
+
+// FieldChange is one changed field. Before and After are empty for personal fields, whose
+// values are never copied out of the object.
+type FieldChange struct {
+	Field    string `json:"field"`
+	Before   any    `json:"before,omitempty"`
+	After    any    `json:"after,omitempty"`
+	Personal bool   `json:"personal,omitempty"`
+}
+
+// ChangeHook runs inside the writing transaction for every change: the audit log writes its
+// event there, and the publisher queues its notification. An error aborts the change.
+type ChangeHook func(ctx context.Context, tx bun.IDB, ch Change, afterCommit func(func())) error
+
+// OnChange adds a hook. It is called during wiring, before the store serves requests.
+func (s *Store) OnChange(h ChangeHook) { s.hooks = append(s.hooks, h) }
+
+func (c *conn) changed(ctx context.Context, kind ChangeKind, o Object, fields ...FieldChange) error {
+	ch := Change{Kind: kind, CompanyID: o.companyID(), Fields: fields}
+	switch v := o.(type) {
+	case *Folder:
+		ch.ObjectType, ch.ObjectID, ch.Path = "FOLDER", v.ID, v.Path
+	case *Document:
+		ch.ObjectType, ch.ObjectID, ch.Path = "DOCUMENT", v.ID, v.FolderPath
+	}
+	return c.emit(ctx, ch)
+}
+
+func (c *conn) emit(ctx context.Context, ch Change) error {
+	for _, h := range c.s.hooks {
+		if err := h(ctx, c.db, ch, c.afterCommit); err != nil {
+			return fmt.Errorf("%s %s: %w", ch.Kind, ch.ObjectType, err)
+		}
+	}
+	return nil
+}
+
+// saveVersion keeps the state of an object before a change, so that it can be restored.
+func (c *conn) saveVersion(ctx context.Context, objectType, objectID, companyID string, version int, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("save version: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("save version: %w", err)
+	}
+	v := &ObjectVersion{CompanyID: companyID, ID: NewID(), ObjectType: objectType, ObjectID: objectID,
+		Version: version, Data: m, CreatedAt: c.now}
+	if c.p.UserID != "" {
+		v.ActorID = &c.p.UserID
+	}
+	if _, err := c.db.NewInsert().Model(v).Exec(ctx); err != nil {
+		return fmt.Errorf("save version: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,7 @@
+-- SQLite twin of the PostgreSQL migration of the same name (no row-level security on SQLite).
+DROP TABLE object_versions;
+DROP TABLE outbox_emails;
+DROP TABLE grants;
+DROP TABLE invitations;
+DROP TABLE user_tokens;
+DROP TABLE sessions;

@@ -1,0 +1,88 @@
+// Package resolvers implements the GraphQL schema. Resolvers translate, they do not decide:
+// root fields call storage, child fields call a request-scoped dataloader, and every rule of
+// access lives in internal/access and internal/storage.
+package resolvers
+
+import (
+	"context"
+
+	"github.com/laatu/laatu/dataloaders"
+	"github.com/laatu/laatu/graph/model"
+	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/errs"
+	"github.com/laatu/laatu/internal/storage"
+)
+
+// Resolver holds what the resolvers need; it is built once in main.
+type Resolver struct {
+	Store *storage.Store
+}
+
+// page turns storage's page into a connection's edges, nodes and page info.
+func page[T any, E any](p *storage.Page[T], edge func(cursor string, node T) E) ([]E, []T, *model.PageInfo) {
+	edges := make([]E, len(p.Items))
+	for i, it := range p.Items {
+		edges[i] = edge(p.Cursors[i], it)
+	}
+	info := &model.PageInfo{HasNextPage: p.HasNext}
+	if n := len(p.Cursors); n > 0 {
+		info.StartCursor, info.EndCursor = &p.Cursors[0], &p.Cursors[n-1]
+	}
+	nodes := p.Items
+	if nodes == nil {
+		nodes = []T{}
+	}
+	return edges, nodes, info
+}
+
+func documentConnection(p *storage.Page[*storage.Document], count model.Counter) *model.DocumentConnection {
+	edges, nodes, info := page(p, func(c string, n *storage.Document) *model.DocumentEdge {
+		return &model.DocumentEdge{Cursor: c, Node: n}
+	})
+	return &model.DocumentConnection{Edges: edges, Nodes: nodes, PageInfo: info, Count: count}
+}
+
+func folderConnection(p *storage.Page[*storage.Folder]) *model.FolderConnection {
+	edges, nodes, info := page(p, func(c string, n *storage.Folder) *model.FolderEdge { return &model.FolderEdge{Cursor: c, Node: n} })
+	return &model.FolderConnection{Edges: edges, Nodes: nodes, PageInfo: info, Count: p.Total}
+}
+
+func documentFilter(f *model.DocumentFilter) storage.DocumentFilter {
+	if f == nil {
+		return storage.DocumentFilter{}
+	}
+	return storage.DocumentFilter{FolderID: f.FolderID, IncludeSubfolders: f.IncludeSubfolders != nil && *f.IncludeSubfolders,
+		Statuses: f.Status, TemplateID: f.TemplateID, UpdatedFrom: f.UpdatedAfter, UpdatedTo: f.UpdatedBefore, TitleContains: f.TitleContains}
+}
+
+// optional returns nil for a reference the caller may not see: the field is then null.
+func optional[T any](v *T, err error) (*T, error) {
+	if dataloaders.Missing(err) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// permissions answers viewerCan from the same access.Can that guards the mutations.
+func permissions(ctx context.Context, o storage.Object, companyID string) (*model.Permissions, error) {
+	r, err := dataloaders.For(ctx).Rights.Load(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	p := access.FromContext(ctx)
+	share := r.AtLeast(access.Manage) || (r.AtLeast(access.Edit) && p.LevelIn(companyID).AtLeast(access.Manager))
+	return &model.Permissions{
+		View: r.AtLeast(access.View), Edit: r.AtLeast(access.Edit), Manage: r.AtLeast(access.Manage),
+		Share: share, Delete: r.AtLeast(access.Manage), Sign: r.AtLeast(access.View),
+	}, nil
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// notFound is the one answer for anything the caller may not see.
+func notFound(what string) error { return errs.NotFoundf(what) }
