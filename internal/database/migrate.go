@@ -93,9 +93,8 @@ func (db *DB) MigrateStatus(ctx context.Context, w io.Writer) error {
 
 // GrantServerRole gives the server's role (the user of serverURL) what it needs and no more:
 // read and write on the domain tables, insert-only on the audit log, nothing on the migration
-// bookkeeping. appendOnly names the tables (the audit log) on which the role may only insert
-// and read. It runs as the owner after migrations and is idempotent.
-func (db *DB) GrantServerRole(ctx context.Context, serverURL string, appendOnly ...string) error {
+// bookkeeping. It runs as the owner after migrations and is idempotent.
+func (db *DB) GrantServerRole(ctx context.Context, serverURL string) error {
 	if db.Dialect != Postgres || serverURL == "" {
 		return nil
 	}
@@ -117,7 +116,7 @@ func (db *DB) GrantServerRole(ctx context.Context, serverURL string, appendOnly 
 		"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO ?",
 		"REVOKE ALL ON bun_migrations, bun_migration_locks FROM ?",
 	}
-	for _, table := range appendOnly {
+	for _, table := range migrations.AppendOnly() {
 		stmts = append(stmts, "REVOKE UPDATE, DELETE, TRUNCATE ON "+string(pgIdent(table))+" FROM ?")
 	}
 	for _, s := range stmts {
