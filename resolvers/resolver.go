@@ -9,6 +9,7 @@ import (
 	"github.com/laatu/laatu/dataloaders"
 	"github.com/laatu/laatu/graph/model"
 	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/auth"
 	"github.com/laatu/laatu/internal/errs"
 	"github.com/laatu/laatu/internal/storage"
 )
@@ -16,6 +17,7 @@ import (
 // Resolver holds what the resolvers need; it is built once in main.
 type Resolver struct {
 	Store *storage.Store
+	Auth  *auth.Service
 }
 
 // page turns storage's page into a connection's edges, nodes and page info.

@@ -101,6 +101,18 @@ type FolderFilter struct {
 	NameContains *string `json:"nameContains,omitempty"`
 }
 
+// A logged-in session: the token to send, the user, and the user's memberships.
+type LoginPayload struct {
+	// Send as `Authorization: Bearer <token>`. Shown once; the server keeps only its hash.
+	Token string `json:"token"`
+	// When the session ends at the latest, used or not.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The logged-in user.
+	User *storage.User `json:"user"`
+	// The companies the user belongs to; send one's id as X-Company-ID to act in it.
+	Memberships []*storage.Membership `json:"memberships"`
+}
+
 // A membership with its cursor.
 type MembershipEdge struct {
 	// Pass as `after` to continue after this item.
@@ -143,6 +155,34 @@ type Permissions struct {
 
 // Read operations.
 type Query struct {
+}
+
+// Who to share with and how.
+type ShareInput struct {
+	// The folder or document to share.
+	ObjectID string `json:"objectId"`
+	// The person's email address. Someone without an account is invited and registers through the mail.
+	Email string `json:"email"`
+	// The right to give: at most the caller's own (MANAGE re-shares up to MANAGE).
+	Level access.Right `json:"level"`
+	// When the right ends; none for never.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// The language of the invitation mail, for someone without an account.
+	Language *string `json:"language,omitempty"`
+}
+
+// A new company with its first ADMIN.
+type SignUpInput struct {
+	// The company's name.
+	CompanyName string `json:"companyName"`
+	// The admin's name.
+	Name string `json:"name"`
+	// The admin's email address.
+	Email string `json:"email"`
+	// 8 to 256 characters; common passwords are refused.
+	Password string `json:"password"`
+	// The admin's language (BCP 47, e.g. en or fi).
+	Language *string `json:"language,omitempty"`
 }
 
 // A field of a new template.

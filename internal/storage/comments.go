@@ -21,6 +21,7 @@ func (s *Store) CommentsByDocument(ctx context.Context, docIDs []string, page Pa
 		return out, nil
 	}
 	type numbered struct {
+		bun.BaseModel `bun:"table:comments,alias:comment"`
 		Comment
 		RowNum int `bun:"rn,scanonly"`
 	}
@@ -72,6 +73,9 @@ func (s *Store) CountCommentsByDocument(ctx context.Context, docIDs []string) (m
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count comments: %w", err)
+	}
+	for _, id := range docIDs {
+		out[id] = 0
 	}
 	for _, r := range rows {
 		out[r.DocumentID] = r.N

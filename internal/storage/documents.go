@@ -98,6 +98,7 @@ func (s *Store) DocumentsByFolder(ctx context.Context, folderIDs []string, f Doc
 		return out, nil
 	}
 	type numbered struct {
+		bun.BaseModel `bun:"table:documents,alias:document"`
 		Document
 		RowNum int `bun:"rn,scanonly"`
 	}
@@ -152,6 +153,9 @@ func (s *Store) CountDocumentsByFolder(ctx context.Context, folderIDs []string, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count documents by folder: %w", err)
+	}
+	for _, id := range folderIDs {
+		out[id] = 0
 	}
 	for _, r := range rows {
 		out[r.FolderID] = r.N

@@ -31,6 +31,10 @@ type User struct {
 	DisabledAt   *time.Time `bun:"disabled_at"`
 	CreatedAt    time.Time  `bun:"created_at"`
 	UpdatedAt    time.Time  `bun:"updated_at"`
+
+	// IsCaller marks the user object handed to that same user by login, before the request
+	// knows who is calling, so that the user's own email address is shown.
+	IsCaller bool `bun:"-"`
 }
 
 // Membership is a user's level in a company.
@@ -41,6 +45,10 @@ type Membership struct {
 	UserID    string       `bun:"user_id,pk"`
 	Level     access.Level `bun:"level"`
 	CreatedAt time.Time    `bun:"created_at"`
+
+	// Preloaded is the company, when loaded together with the membership (login, where the
+	// request does not yet know who is calling).
+	Preloaded *Company `bun:"-"`
 }
 
 // Folder is a node of a company's folder tree.

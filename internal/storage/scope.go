@@ -78,7 +78,11 @@ var (
 		return t + ".grantee_id = ?", []any{c.p.UserID}
 	}}
 	invitationsTable = tenantTable{"invitations", "invitation", "", "", func(c *conn, t string) (string, []any) {
-		return c.memberOf(t)
+		own := t + ".user_id = ?"
+		if c.p.CompanyID != "" && c.p.Level.AtLeast(access.Admin) {
+			return "(" + t + ".company_id = ? OR " + own + ")", []any{c.p.CompanyID, c.p.UserID}
+		}
+		return own, []any{c.p.UserID}
 	}}
 	versionsTable = tenantTable{"object_versions", "objver", "", "", func(c *conn, t string) (string, []any) {
 		return c.memberOf(t)

@@ -70,6 +70,8 @@ type Op struct {
 	readOnly    bool
 	afterCommit []func()
 	done        bool
+	// company and user are the tenant settings in effect on the transaction.
+	company, user string
 }
 
 type opKey struct{}
@@ -85,7 +87,7 @@ func (s *Store) Begin(ctx context.Context, readOnly bool) (context.Context, *Op,
 	if err != nil {
 		return nil, nil, err
 	}
-	op := &Op{tx: tx, readOnly: readOnly}
+	op := &Op{tx: tx, readOnly: readOnly, company: p.CompanyID, user: p.UserID}
 	return context.WithValue(ctx, opKey{}, op), op, nil
 }
 
@@ -186,6 +188,14 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(c *conn) error) 
 		defer op.mu.Unlock()
 		if op.done {
 			return errors.New("storage: operation transaction already ended")
+		}
+		// A call that acts for someone else than the operation's caller (the system, or the
+		// user who is logging in) switches the tenant settings for its duration.
+		if p.CompanyID != op.company || p.UserID != op.user {
+			if err := s.setTenant(ctx, op.tx, p.CompanyID, p.UserID); err != nil {
+				return err
+			}
+			defer func() { _ = s.setTenant(context.WithoutCancel(ctx), op.tx, op.company, op.user) }()
 		}
 		c := &conn{s: s, db: op.tx, p: p, now: s.now(), afterCommit: func(f func()) { op.afterCommit = append(op.afterCommit, f) }}
 		if readOnly {

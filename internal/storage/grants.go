@@ -1,0 +1,226 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/errs"
+)
+
+// NewGrant is the input of Share.
+type NewGrant struct {
+	// ObjectID names a folder or a document.
+	ObjectID  string
+	GranteeID string
+	Level     access.Right
+	ExpiresAt *time.Time
+}
+
+// Share grants a user a right on a folder or document. Owners, ADMINs and MANAGERs of the
+// company may share; a holder of MANAGE may re-share up to its own right. Sharing again
+// replaces the earlier grant of the same user on the same object.
+func (s *Store) Share(ctx context.Context, in NewGrant) (*Grant, error) {
+	if !in.Level.Valid() {
+		return nil, errs.Invalid("level", "level must be VIEW, EDIT or MANAGE")
+	}
+	var out *Grant
+	err := s.write(ctx, func(c *conn) error {
+		obj, err := c.object(ctx, in.ObjectID)
+		if err != nil {
+			return err
+		}
+		if in.ExpiresAt != nil && !in.ExpiresAt.After(c.now) {
+			return errs.Invalid("expiresAt", "expiresAt must be in the future")
+		}
+		right, err := c.right(ctx, obj)
+		if err != nil {
+			return err
+		}
+		if err := mayShare(c.p, obj, right, in.Level); err != nil {
+			return err
+		}
+		if in.GranteeID == c.p.UserID {
+			return errs.Invalid("granteeId", "you cannot share with yourself")
+		}
+		g := &Grant{CompanyID: obj.companyID(), ID: NewID(), GranteeID: in.GranteeID, Level: in.Level,
+			ExpiresAt: in.ExpiresAt, CreatedAt: c.now}
+		if c.p.UserID != "" {
+			g.GrantedBy = &c.p.UserID
+		}
+		switch o := obj.(type) {
+		case *Folder:
+			g.FolderID, g.Path = &o.ID, o.Path
+		case *Document:
+			g.DocumentID, g.Path = &o.ID, o.FolderPath+o.ID+"/"
+		}
+		return c.actingIn(ctx, g.CompanyID, func(c *conn) error {
+			del := c.db.NewDelete().Table("grants").Where("company_id = ? AND grantee_id = ?", g.CompanyID, g.GranteeID)
+			if g.FolderID != nil {
+				del = del.Where("folder_id = ?", *g.FolderID)
+			} else {
+				del = del.Where("document_id = ?", *g.DocumentID)
+			}
+			if _, err := del.Exec(ctx); err != nil {
+				return fmt.Errorf("replace grant: %w", err)
+			}
+			if _, err := c.db.NewInsert().Model(g).Exec(ctx); err != nil {
+				return fmt.Errorf("insert grant: %w", err)
+			}
+			out = g
+			return c.changedAccess(ctx, ChangeShared, obj, g)
+		})
+	})
+	return out, err
+}
+
+// mayShare applies the sharing rule: owners, ADMINs and MANAGERs of the company may share
+// anything they can see, up to MANAGE; a guest or member holding MANAGE by grant may re-share
+// up to its own right.
+func mayShare(p *access.Principal, obj Object, right access.Right, level access.Right) error {
+	if !right.AtLeast(access.View) {
+		return errs.NotFoundf("object")
+	}
+	if p.System() || obj.ownerID() == p.UserID || p.LevelIn(obj.companyID()).AtLeast(access.Manager) && right.AtLeast(access.Edit) {
+		return nil
+	}
+	if right.AtLeast(access.Manage) && right.AtLeast(level) {
+		return nil
+	}
+	return errs.New(errs.Forbidden, "you may not share this object at that level")
+}
+
+// Unshare removes a grant. The same people who may share the object may unshare; a grantee
+// may also drop its own grant.
+func (s *Store) Unshare(ctx context.Context, grantID string) (*Grant, error) {
+	var out *Grant
+	err := s.write(ctx, func(c *conn) error {
+		if !validID(grantID) {
+			return errs.NotFoundf("grant")
+		}
+		g := new(Grant)
+		if err := c.from(grantsTable, g).Where("grnt.id = ?", grantID).Scan(ctx); err != nil {
+			return notFound(err, "grant")
+		}
+		objID := ""
+		if g.FolderID != nil {
+			objID = *g.FolderID
+		} else {
+			objID = *g.DocumentID
+		}
+		obj, err := c.objectWithDeleted(ctx, objID)
+		if err != nil {
+			return errs.NotFoundf("grant")
+		}
+		if g.GranteeID != c.p.UserID {
+			right, err := c.right(ctx, obj)
+			if err != nil {
+				return err
+			}
+			if err := mayShare(c.p, obj, right, g.Level); err != nil {
+				if errs.KindOf(err) == errs.NotFound {
+					return errs.NotFoundf("grant")
+				}
+				return err
+			}
+		}
+		return c.actingIn(ctx, g.CompanyID, func(c *conn) error {
+			if _, err := c.db.NewDelete().Table("grants").Where("company_id = ? AND id = ?", g.CompanyID, g.ID).Exec(ctx); err != nil {
+				return fmt.Errorf("delete grant: %w", err)
+			}
+			out = g
+			return c.changedAccess(ctx, ChangeUnshared, obj, g)
+		})
+	})
+	return out, err
+}
+
+func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g *Grant) error {
+	ch := Change{Kind: kind, CompanyID: g.CompanyID, UserIDs: []string{g.GranteeID},
+		Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level}}}
+	switch o := obj.(type) {
+	case *Folder:
+		ch.ObjectType, ch.ObjectID, ch.Path = "FOLDER", o.ID, o.Path
+	case *Document:
+		ch.ObjectType, ch.ObjectID, ch.Path = "DOCUMENT", o.ID, o.FolderPath
+	}
+	return c.emit(ctx, ch)
+}
+
+// GrantsOn lists the grants on a folder or document; it needs MANAGE on it.
+func (s *Store) GrantsOn(ctx context.Context, objectID string) ([]*Grant, error) {
+	var out []*Grant
+	err := s.read(ctx, func(c *conn) error {
+		obj, err := c.object(ctx, objectID)
+		if err != nil {
+			return err
+		}
+		if err := c.require(ctx, obj, access.Manage); err != nil {
+			return err
+		}
+		q := c.from(grantsTable, &out).Where("grnt.company_id = ?", obj.companyID())
+		if _, isFolder := obj.(*Folder); isFolder {
+			q = q.Where("grnt.folder_id = ?", objectID)
+		} else {
+			q = q.Where("grnt.document_id = ?", objectID)
+		}
+		return q.OrderExpr("grnt.created_at, grnt.id").Scan(ctx)
+	})
+	return out, err
+}
+
+// SharedWithMe lists the caller's unexpired grants, in every company.
+func (s *Store) SharedWithMe(ctx context.Context) ([]*Grant, error) {
+	var out []*Grant
+	err := s.read(ctx, func(c *conn) error {
+		return c.from(grantsTable, &out).Where("grnt.grantee_id = ? AND (grnt.expires_at IS NULL OR grnt.expires_at > ?)", c.p.UserID, c.now).
+			OrderExpr("grnt.created_at DESC, grnt.id").Limit(MaxPageSize * 10).Scan(ctx)
+	})
+	return out, err
+}
+
+// object loads a folder or document visible to the caller.
+func (c *conn) object(ctx context.Context, id string) (Object, error) {
+	if d, err := c.document(ctx, id); err == nil {
+		return d, nil
+	} else if errs.KindOf(err) != errs.NotFound {
+		return nil, err
+	}
+	f, err := c.folder(ctx, id)
+	if err != nil {
+		return nil, errs.NotFoundf("object")
+	}
+	return f, nil
+}
+
+func (c *conn) objectWithDeleted(ctx context.Context, id string) (Object, error) {
+	d := new(Document)
+	if err := c.from(deletedDocumentsTable, d).Where("document.id = ?", id).Scan(ctx); err == nil {
+		return d, nil
+	}
+	f := new(Folder)
+	if err := c.from(deletedFoldersTable, f).Where("folder.id = ?", id).Scan(ctx); err != nil {
+		return nil, notFound(err, "object")
+	}
+	return f, nil
+}
+
+// CanShare checks that the caller may share an object at a level, without sharing it: it lets
+// the caller be refused before anything is created for the grantee.
+func (s *Store) CanShare(ctx context.Context, objectID string, level access.Right) (Object, error) {
+	var obj Object
+	err := s.read(ctx, func(c *conn) error {
+		o, err := c.object(ctx, objectID)
+		if err != nil {
+			return err
+		}
+		right, err := c.right(ctx, o)
+		if err != nil {
+			return err
+		}
+		obj = o
+		return mayShare(c.p, o, right, level)
+	})
+	return obj, err
+}

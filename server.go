@@ -1,0 +1,288 @@
+// Command laatu is the Laatu GraphQL API server for quality documentation.
+//
+//	laatu [serve]            run the server (the default)
+//	laatu migrate up|down|status
+//	laatu seed --demo        load the demo data (dev mode only)
+//	laatu config             print the configuration table (flags and environment variables)
+//
+// Everything is wired here by hand, in order: configuration → logger → database → migrations
+// → storage → resolvers → GraphQL handler → HTTP server with graceful shutdown.
+package main
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/laatu/laatu/internal/app"
+	"github.com/laatu/laatu/internal/auth/password"
+	"github.com/laatu/laatu/internal/config"
+	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/seed"
+	"github.com/laatu/laatu/internal/storage"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = withConfig(cmd, args, getenv, stderr, func(cfg config.Config, log zerolog.Logger, _ []string) error {
+			return serve(ctx, cfg, log, stdout)
+		})
+	case "migrate":
+		err = withConfig(cmd, args, getenv, stderr, func(cfg config.Config, log zerolog.Logger, rest []string) error {
+			return migrate(ctx, cfg, rest, stdout)
+		})
+	case "seed":
+		err = withConfig(cmd, args, getenv, stderr, func(cfg config.Config, log zerolog.Logger, rest []string) error {
+			return seedDemo(ctx, cfg, rest, stdout)
+		})
+	case "config":
+		fmt.Fprint(stdout, config.Markdown())
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: laatu [serve|migrate up|down|status|seed --demo|config] [flags]; laatu serve -h lists the flags")
+	default:
+		err = fmt.Errorf("unknown command %q (try laatu help)", cmd)
+	}
+	if err != nil {
+		if !errors.Is(err, errFlagsShown) {
+			fmt.Fprintln(stderr, "laatu:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+var errFlagsShown = errors.New("flags shown")
+
+func withConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer,
+	fn func(config.Config, zerolog.Logger, []string) error) error {
+	cfg, rest, err := config.Load("laatu "+cmd, args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errFlagsShown
+		}
+		return err
+	}
+	return fn(cfg, newLogger(cfg, stderr), rest)
+}
+
+func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// openStore opens the server's database, migrating first when asked to (as the owner when
+// DATABASE_ADMIN_URL is set), and refuses a PostgreSQL role that could bypass row-level security.
+func openStore(ctx context.Context, cfg config.Config, log zerolog.Logger, migrateFirst bool) (*database.DB, error) {
+	if migrateFirst {
+		if err := migrateUp(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckServerRole(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func migrateUp(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	owner, err := database.Open(ctx, adminURL(cfg), cfg.SQLitePath())
+	if err != nil {
+		return err
+	}
+	defer owner.Close()
+	applied, err := owner.MigrateUp(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		log.Info().Str("migration", m).Msg("applied")
+	}
+	return owner.GrantServerRole(ctx, cfg.DatabaseURL)
+}
+
+func adminURL(cfg config.Config) string {
+	if cfg.AdminDatabaseURL != "" {
+		return cfg.AdminDatabaseURL
+	}
+	return cfg.DatabaseURL
+}
+
+func migrate(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: laatu migrate up|down|status")
+	}
+	owner, err := database.Open(ctx, adminURL(cfg), cfg.SQLitePath())
+	if err != nil {
+		return err
+	}
+	defer owner.Close()
+	switch args[0] {
+	case "up":
+		applied, err := owner.MigrateUp(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range applied {
+			fmt.Fprintln(stdout, "applied", m)
+		}
+		if len(applied) == 0 {
+			fmt.Fprintln(stdout, "nothing to apply")
+		}
+		return owner.GrantServerRole(ctx, cfg.DatabaseURL)
+	case "down":
+		undone, err := owner.MigrateDown(ctx)
+		for _, m := range undone {
+			fmt.Fprintln(stdout, "rolled back", m)
+		}
+		return err
+	case "status":
+		return owner.MigrateStatus(ctx, stdout)
+	}
+	return fmt.Errorf("unknown migrate command %q (up, down or status)", args[0])
+}
+
+func newHasher(cfg config.Config) (*password.Hasher, error) {
+	return password.NewHasher(password.DefaultParams(), cfg.MaxHashing)
+}
+
+func seedDemo(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "--demo" {
+		return errors.New("usage: laatu seed --demo")
+	}
+	if cfg.Mode != config.Dev {
+		return seed.ErrNotDev
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hasher, err := newHasher(cfg)
+	if err != nil {
+		return err
+	}
+	res, err := seed.Demo(ctx, storage.New(db), hasher)
+	if err != nil {
+		return err
+	}
+	if res.Created {
+		fmt.Fprintln(stdout, "demo data loaded")
+	} else {
+		fmt.Fprintln(stdout, "demo data already present")
+	}
+	return nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io.Writer) error {
+	db, err := openStore(ctx, cfg, log, cfg.AutoMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store := storage.New(db)
+	hasher, err := newHasher(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Mode == config.Dev && cfg.SeedDemo {
+		if _, err := seed.Demo(ctx, store, hasher); err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+	}
+
+	a, err := app.New(ctx, cfg, log, db, hasher)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// No WriteTimeout: it would cut subscriptions. Queries and mutations are bounded by
+		// --request-timeout instead.
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLS() {
+			errc <- srv.ListenAndServeTLS(cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.ListenAndServe()
+		}
+	}()
+	banner(stdout, cfg, db.Dialect)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func banner(w io.Writer, cfg config.Config, dialect database.Dialect) {
+	scheme := "http"
+	if cfg.TLS() {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "\nLaatu is running in %s mode on %s (%s store)\n", cfg.Mode, cfg.Addr, dialect)
+	if cfg.Playground {
+		fmt.Fprintf(w, "  playground: %s://%s/\n", scheme, cfg.Addr)
+	}
+	fmt.Fprintf(w, "  API:        %s://%s/graphql\n", scheme, cfg.Addr)
+	if cfg.Mode == config.Dev && cfg.SeedDemo {
+		fmt.Fprintf(w, "\nDemo accounts (password %q):\n", seed.Password)
+		for _, a := range seed.Accounts {
+			role := "guest (no membership; holds grants)"
+			if a.Company != "" {
+				role = fmt.Sprintf("%s of %s", a.Level, a.Company)
+			}
+			fmt.Fprintf(w, "  %-20s %s\n", a.Email, role)
+		}
+	}
+	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
+}
