@@ -88,9 +88,9 @@ var (
 		return c.memberOf(t)
 	}}
 	companiesTable = tenantTable{"companies", "company", "", "", func(c *conn, t string) (string, []any) {
-		return "(" + t + ".id = ? OR EXISTS (SELECT 1 FROM memberships AS m WHERE m.company_id = " + t + ".id AND m.user_id = ?)" +
-				" OR EXISTS (SELECT 1 FROM grants AS g WHERE g.company_id = " + t + ".id AND g.grantee_id = ? AND (g.expires_at IS NULL OR g.expires_at > ?)))",
-			[]any{c.p.CompanyID, c.p.UserID, c.p.UserID, c.now}
+		pred := "(EXISTS (SELECT 1 FROM memberships AS m WHERE m.company_id = " + t + ".id AND m.user_id = ?)" +
+			" OR EXISTS (SELECT 1 FROM grants AS g WHERE g.company_id = " + t + ".id AND g.grantee_id = ? AND (g.expires_at IS NULL OR g.expires_at > ?)))"
+		return pred, []any{c.p.UserID, c.p.UserID, c.now}
 	}}
 )
 
