@@ -2,8 +2,9 @@
 // TEST_DATABASE_URL is set, a new PostgreSQL database of their own, reached through an ordinary
 // role so that row-level security binds it exactly as it binds the server.
 //
-// With CI set, a test that needs PostgreSQL fails when TEST_DATABASE_URL is missing instead of
-// skipping, so a misconfigured CI run cannot pass silently.
+// Tests that need PostgreSQL skip when TEST_DATABASE_URL is not set (the embedded-store run);
+// .ci/run always makes a second run with it set, where a database that cannot be reached fails
+// the tests instead of skipping them, so CI cannot pass without them.
 package testdb
 
 import (
@@ -47,15 +48,11 @@ func New(t testing.TB) *DB {
 	return NewSQLite(t)
 }
 
-// RequirePostgres returns a PostgreSQL database, skipping the test when none is configured
-// (failing under CI).
+// RequirePostgres returns a PostgreSQL database, skipping the test when none is configured.
 func RequirePostgres(t testing.TB) *DB {
 	t.Helper()
 	u := PostgresURL()
 	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TEST_DATABASE_URL is not set, and CI needs the PostgreSQL tests to run")
-		}
 		t.Skip("TEST_DATABASE_URL not set: PostgreSQL-only test skipped")
 	}
 	return newPostgres(t, u)

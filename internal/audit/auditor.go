@@ -1,0 +1,393 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/rs/zerolog"
+	"github.com/uptrace/bun"
+
+	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/errs"
+	"github.com/laatu/laatu/internal/storage"
+)
+
+// ErrClosed is returned by Record and Flush after Close.
+var ErrClosed = errors.New("audit: the audit log is closed")
+
+// Options tune the group committer. The zero value gives the defaults.
+type Options struct {
+	// Window is how long the writer waits, after the first pending flush, for more to join the
+	// same transaction. Default 2ms; a negative value takes only what is already queued.
+	Window time.Duration
+	// MaxBatch stops gathering once this many events are pending. Default 1000.
+	MaxBatch int
+	// QueueSize bounds the flushes waiting for the writer; beyond it callers wait (and fail
+	// when their context ends). Default 1024.
+	QueueSize int
+	// WriteTimeout bounds one transaction of the writer. Default 10s.
+	WriteTimeout time.Duration
+
+	// beforeWrite, set only by tests, runs before each transaction of the writer.
+	beforeWrite func()
+}
+
+func (o Options) withDefaults() Options {
+	if o.Window == 0 {
+		o.Window = 2 * time.Millisecond
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1000
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1024
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// Auditor writes audit events: changes inside their transactions (ChangeHook), views and
+// security events through one group-committing writer (Flush, Record), and every durable event
+// to the audit stream.
+type Auditor struct {
+	db   *database.DB
+	opts Options
+
+	streamMu sync.Mutex // the stream's writer need not be safe for concurrent use
+	stream   zerolog.Logger
+
+	mu     sync.RWMutex // held for reading while submitting, for writing by Close
+	closed bool
+	queue  chan *batch
+	stop   chan struct{}
+	done   chan struct{}
+
+	txs, events atomic.Uint64
+}
+
+// batch is one caller's events and where it waits for their fate.
+type batch struct {
+	events []*Event
+	done   chan error
+}
+
+// New returns an Auditor writing to db (the server's role) and mirroring every durable event
+// to stream, a logger dedicated to audit. The stream's lines carry their own "time" field: do
+// not add zerolog's Timestamp to it. Close it to stop its writer.
+func New(db *database.DB, stream zerolog.Logger, opts Options) *Auditor {
+	opts = opts.withDefaults()
+	a := &Auditor{
+		db: db, opts: opts, stream: stream,
+		queue: make(chan *batch, opts.QueueSize),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go a.run()
+	return a
+}
+
+// Close writes what is queued, then stops the writer. Later Record and Flush calls fail with
+// ErrClosed.
+func (a *Auditor) Close() error {
+	a.mu.Lock()
+	already := a.closed
+	a.closed = true
+	a.mu.Unlock()
+	if !already {
+		close(a.stop)
+	}
+	<-a.done
+	return nil
+}
+
+// Stats counts what the writer has done.
+type Stats struct {
+	// Transactions is the number of group-commit transactions written.
+	Transactions uint64
+	// Events is the number of events they held.
+	Events uint64
+}
+
+// Stats returns the writer's counters.
+func (a *Auditor) Stats() Stats {
+	return Stats{Transactions: a.txs.Load(), Events: a.events.Load()}
+}
+
+// ChangeHook returns the storage hook that writes one event per change in the change's own
+// transaction (where storage has set app.company_id to the change's company), and mirrors it
+// to the stream once that transaction commits.
+func (a *Auditor) ChangeHook() storage.ChangeHook {
+	return func(ctx context.Context, tx bun.IDB, ch storage.Change, afterCommit func(func())) error {
+		e := &Event{CompanyID: ch.CompanyID, Action: string(ch.Kind), ObjectType: ch.ObjectType,
+			ObjectID: ch.ObjectID, Fields: changeFields(ch.Fields)}
+		fillFromContext(ctx, e)
+		if err := Append(ctx, tx, a.db.Dialect, e); err != nil {
+			return err
+		}
+		afterCommit(func() { a.emit(e) })
+		return nil
+	}
+}
+
+// changeFields copies a change's fields; values of personal fields are only named.
+func changeFields(in []storage.FieldChange) []Field {
+	out := make([]Field, len(in))
+	for i, f := range in {
+		out[i] = Field{Field: f.Field, Personal: f.Personal}
+		if !f.Personal {
+			out[i].Before, out[i].After = f.Before, f.After
+		}
+	}
+	return out
+}
+
+// Record writes security events (LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGED,
+// ACCESS_DENIED, EXPORT, ...) outside any transaction of the caller, and returns once they are
+// durable. Who, from where and in which operation are taken from ctx for what the events leave
+// empty. An error means they may not have been written: fail closed.
+func (a *Auditor) Record(ctx context.Context, events ...Event) error {
+	evs := make([]*Event, len(events))
+	for i := range events {
+		e := events[i]
+		fillFromContext(ctx, &e)
+		if err := e.prepare(); err != nil {
+			return err
+		}
+		evs[i] = &e
+	}
+	return a.enqueue(ctx, evs)
+}
+
+// Flush writes the views c collected, one VIEW event per object with its fields, and returns
+// once they are durable. It empties c, so a subscription flushes after each event. Call it
+// after the operation's own transaction has ended: on PostgreSQL a mutation's transaction holds
+// its company's chain lock, and on SQLite the write lock, until it ends.
+func (a *Auditor) Flush(ctx context.Context, c *Collector) error {
+	if c == nil {
+		return nil
+	}
+	views := c.take()
+	if len(views) == 0 {
+		return nil
+	}
+	evs := make([]*Event, len(views))
+	for i, v := range views {
+		e := &Event{CompanyID: v.company, Action: ActionView, ObjectType: v.typ, ObjectID: v.id, Fields: v.fields}
+		fillFromContext(ctx, e)
+		if err := e.prepare(); err != nil {
+			return err
+		}
+		evs[i] = e
+	}
+	return a.enqueue(ctx, evs)
+}
+
+// Scope runs one response (one event, for subscriptions) with a fresh Collector and the
+// operation's description in the context, and flushes the views before the response may
+// leave: if they cannot be made durable, the response is replaced by an error. Its signature
+// is that of api.Hooks.Scope, which calls next inside the operation's transaction and commits
+// it before next returns.
+func (a *Auditor) Scope(ctx context.Context, next func(ctx context.Context) *graphql.Response) (*graphql.Response, error) {
+	if OperationFrom(ctx).Type == "" && graphql.HasOperationContext(ctx) {
+		ctx = WithOperation(ctx, OperationOf(graphql.GetOperationContext(ctx)))
+	}
+	c := NewCollector()
+	resp := next(WithCollector(ctx, c))
+	if err := a.Flush(ctx, c); err != nil {
+		return nil, errs.Wrap(errs.Internal, err, "the audit log is unavailable; nothing was sent")
+	}
+	return resp, nil
+}
+
+// enqueue hands events to the writer and waits until they are durable. When the queue is
+// full it waits for room; when ctx ends first it gives up with an error, never dropping
+// silently what it already handed over (that is still written).
+func (a *Auditor) enqueue(ctx context.Context, events []*Event) error {
+	b := &batch{events: events, done: make(chan error, 1)}
+	if err := a.submit(ctx, b); err != nil {
+		return err
+	}
+	select {
+	case err := <-b.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("audit: waiting for the audit log: %w", ctx.Err())
+	}
+}
+
+func (a *Auditor) submit(ctx context.Context, b *batch) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.closed {
+		return ErrClosed
+	}
+	select {
+	case a.queue <- b:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: the audit log queue is full: %w", ctx.Err())
+	}
+}
+
+// run is the writer: it gathers pending batches into one transaction at a time until Close,
+// then writes what is left and returns.
+func (a *Auditor) run() {
+	defer close(a.done)
+	for {
+		select {
+		case b := <-a.queue:
+			a.commit(a.gather(b))
+		case <-a.stop:
+			// Close holds no submitter any more: what is queued now is all there will be.
+			for {
+				select {
+				case b := <-a.queue:
+					a.commit(a.gather(b))
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// gather takes first and whatever else arrives within the window, up to MaxBatch events.
+func (a *Auditor) gather(first *batch) []*batch {
+	batches := []*batch{first}
+	n := len(first.events)
+	var window <-chan time.Time
+	if a.opts.Window > 0 {
+		t := time.NewTimer(a.opts.Window)
+		defer t.Stop()
+		window = t.C
+	}
+	for n < a.opts.MaxBatch {
+		if window == nil {
+			select {
+			case b := <-a.queue:
+				batches, n = append(batches, b), n+len(b.events)
+				continue
+			default:
+				return batches
+			}
+		}
+		select {
+		case b := <-a.queue:
+			batches, n = append(batches, b), n+len(b.events)
+		case <-window:
+			return batches
+		case <-a.stop:
+			window = nil // closing: take what is queued without waiting
+		}
+	}
+	return batches
+}
+
+// commit writes the batches in one transaction, mirrors them to the stream, and tells every
+// waiter the outcome.
+func (a *Auditor) commit(batches []*batch) {
+	var events []*Event
+	for _, b := range batches {
+		events = append(events, b.events...)
+	}
+	err := a.write(events)
+	if err == nil {
+		a.txs.Add(1)
+		a.events.Add(uint64(len(events)))
+		a.emit(events...)
+	}
+	for _, b := range batches {
+		b.done <- err
+	}
+}
+
+func (a *Auditor) write(events []*Event) error {
+	if a.opts.beforeWrite != nil {
+		a.opts.beforeWrite()
+	}
+	byCompany := map[string][]*Event{}
+	for _, e := range events {
+		byCompany[e.CompanyID] = append(byCompany[e.CompanyID], e)
+	}
+	companies := make([]string, 0, len(byCompany))
+	for c := range byCompany {
+		companies = append(companies, c)
+	}
+	sort.Strings(companies) // one lock order for every writer
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.WriteTimeout)
+	defer cancel()
+	err := a.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, c := range companies {
+			if err := setCompany(ctx, tx, a.db.Dialect, c); err != nil {
+				return err
+			}
+			if err := Append(ctx, tx, a.db.Dialect, byCompany[c]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("audit: write %d events: %w", len(events), err)
+	}
+	return nil
+}
+
+// emit writes durable events to the audit stream, one JSON line each.
+func (a *Auditor) emit(events ...*Event) {
+	a.streamMu.Lock()
+	defer a.streamMu.Unlock()
+	for _, e := range events {
+		a.stream.Log().EmbedObject(e).Send()
+	}
+}
+
+// MarshalZerologObject writes e as the fields of one audit stream line (and export line).
+func (e *Event) MarshalZerologObject(z *zerolog.Event) {
+	z.Str("time", e.OccurredAt.UTC().Format(timeLayout)).
+		Str("company_id", e.CompanyID).
+		Int64("seq", e.Seq).
+		Str("id", e.ID).
+		Str("action", e.Action)
+	if e.ActorID != nil {
+		z.Str("actor_id", *e.ActorID)
+	} else {
+		z.RawJSON("actor_id", []byte("null"))
+	}
+	z.Str("principal_kind", e.PrincipalKind).
+		Str("principal_level", e.PrincipalLevel).
+		Str("grant_id", e.GrantID).
+		Str("session_id", e.SessionID).
+		Str("client_ip", e.ClientIP).
+		Str("user_agent", e.UserAgent).
+		Str("object_type", e.ObjectType).
+		Str("object_id", e.ObjectID)
+	fields, err := canonicalFields(e.Fields)
+	if err != nil {
+		fields = json.RawMessage("null")
+	}
+	z.RawJSON("fields", fields).
+		Str("request_id", e.RequestID).
+		Str("operation_type", e.OperationType).
+		Str("operation_name", e.OperationName).
+		Str("operation_hash", e.OperationHash).
+		Strs("root_fields", nonNil(e.RootFields)).
+		Str("prev_hash", e.PrevHash).
+		Str("hash", e.Hash)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

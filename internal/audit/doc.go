@@ -1,0 +1,51 @@
+// Package audit is Laatu's audit stream: every view and every change of a company's objects,
+// and every security event, becomes an Event that records who (user, principal kind and level,
+// session), when (server clock, UTC), from where (client IP, user agent, request id, GraphQL
+// operation), and what (company, object, action, fields).
+//
+// # Guarantees
+//
+//   - Changes: the storage layer calls ChangeHook inside the writing transaction, so a change
+//     and its event commit or roll back together.
+//   - Views: FieldMiddleware collects the fields resolved on folders, documents, comments,
+//     templates and memberships into the operation's Collector; Flush folds them to one VIEW
+//     event per object and returns only once they are durable. Flushes of concurrent
+//     operations share one transaction (group commit). The queue is bounded: when it is full a
+//     caller waits, and gives up with an error when its context ends; nothing is ever dropped,
+//     and an error means the caller must not send its response (fail closed).
+//   - Tamper evidence: each company's events form a hash chain (below). Verify walks it and
+//     reports the first modified, deleted, inserted or reordered event. On PostgreSQL the
+//     server's role may insert and read (its active company only) but not update or delete;
+//     Prune, run as the table owner, removes old events and leaves a hashed checkpoint so the
+//     rest still verifies.
+//   - Stream: every durable event is also written as one JSON line to a zerolog logger
+//     dedicated to audit, so operators can ship it elsewhere (which also anchors the chain
+//     outside the database: a rewritten chain no longer matches the shipped hashes).
+//
+// # The chain
+//
+// Events of one company are numbered 1, 2, 3, ... (seq) with no gaps. Events outside any
+// company (logins, failed logins) form the chain of the nil company id, NoCompany. Each event
+// stores prev_hash, the hash of the event before it in its company (or, after pruning, the
+// hash recorded in the latest checkpoint, or Genesis for the first event), and hash:
+//
+//	hash = lowercase hex of SHA-256(canonical encoding)
+//
+// The canonical encoding (version "laatu.audit.v1") is the compact JSON array, as produced by
+// Go's encoding/json, of:
+//
+//	["laatu.audit.v1", company_id, seq, id, occurred_at, request_id, operation_type,
+//	 operation_name, operation_hash, root_fields, actor_id, principal_kind, principal_level,
+//	 grant_id, session_id, client_ip, user_agent, action, object_type, object_id, fields,
+//	 prev_hash]
+//
+// where ids are lowercase UUID strings, occurred_at is UTC formatted as
+// 2006-01-02T15:04:05.000000Z, actor_id is null when there is none, root_fields is an array of
+// strings, and fields is the array of {"field","before","after","personal"} objects
+// (before/after omitted when absent, personal omitted when false) with every number written as
+// Go writes a float64 and object keys sorted. That normalization makes the encoding survive a
+// round trip through PostgreSQL's jsonb unchanged.
+//
+// Appends to one company's chain are serialized: on PostgreSQL by a transaction-scoped
+// advisory lock derived from the company id, on SQLite by its single writer.
+package audit

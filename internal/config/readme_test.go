@@ -1,0 +1,48 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestREADMETable keeps the README's configuration table in step with Settings.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start, end := strings.Index(s, "<!-- config:begin -->\n"), strings.Index(s, "<!-- config:end -->")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no config:begin/config:end markers")
+	}
+	got := s[start+len("<!-- config:begin -->\n") : end]
+	if got != Markdown() {
+		t.Errorf("README's configuration table is stale; replace it with the output of `go run . config`:\n%s", Markdown())
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	env := map[string]string{"LAATU_ADDR": "127.0.0.1:9000", "LAATU_MAX_DEPTH": "7"}
+	cfg, _, err := Load("t", []string{"--max-depth", "9"}, func(k string) string { return env[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9000" || cfg.MaxDepth != 9 {
+		t.Errorf("env then flag: got addr %q depth %d", cfg.Addr, cfg.MaxDepth)
+	}
+	if !cfg.Playground || cfg.Mode != Dev {
+		t.Errorf("dev mode should enable the playground by default")
+	}
+	prod, _, err := Load("t", []string{"--mode", "prod"}, func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prod.Playground || prod.LogFormat != "json" {
+		t.Errorf("prod mode: playground %v, log format %q", prod.Playground, prod.LogFormat)
+	}
+	if _, _, err := Load("t", []string{"--tls-cert", "x"}, func(string) string { return "" }, nil); err == nil {
+		t.Error("a certificate without a key must be refused")
+	}
+}
