@@ -29,6 +29,7 @@ import (
 	"github.com/laatu/laatu/internal/auth/password"
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/mail"
 	"github.com/laatu/laatu/internal/seed"
 	"github.com/laatu/laatu/internal/storage"
 )
@@ -229,6 +230,10 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io
 	if err != nil {
 		return err
 	}
+	if t := mailTransport(cfg, log); t != nil {
+		sender := &mail.Sender{Store: a.Store, Transport: t, Logger: log, Every: 5 * time.Second}
+		go sender.Run(ctx)
+	}
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           a.Handler,
@@ -261,6 +266,19 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info().Msg("stopped")
+	return nil
+}
+
+// mailTransport picks how the outbox is delivered: SMTP when configured; the log in dev mode;
+// in prod without SMTP, nothing — mail waits in the outbox until SMTP is configured.
+func mailTransport(cfg config.Config, log zerolog.Logger) mail.Transport {
+	switch {
+	case cfg.SMTPAddr != "":
+		return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPass}
+	case cfg.Mode == config.Dev:
+		return mail.Log{Logger: log}
+	}
+	log.Warn().Msg("no --smtp-addr: mail stays in the outbox until SMTP is configured")
 	return nil
 }
 

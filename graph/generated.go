@@ -33,6 +33,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Comment() CommentResolver
 	Document() DocumentResolver
+	DocumentVersion() DocumentVersionResolver
 	Folder() FolderResolver
 	Grant() GrantResolver
 	Membership() MembershipResolver
@@ -89,6 +90,7 @@ type ComplexityRoot struct {
 		UpdatedAt func(childComplexity int) int
 		Values    func(childComplexity int) int
 		Version   func(childComplexity int) int
+		Versions  func(childComplexity int) int
 		ViewerCan func(childComplexity int) int
 	}
 
@@ -122,6 +124,14 @@ type ComplexityRoot struct {
 	DocumentTemplateEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DocumentVersion struct {
+		Actor      func(childComplexity int) int
+		ReplacedAt func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Title      func(childComplexity int) int
+		Version    func(childComplexity int) int
 	}
 
 	Folder struct {
@@ -206,6 +216,8 @@ type ComplexityRoot struct {
 		RemoveMember         func(childComplexity int, userID string) int
 		RequestPasswordReset func(childComplexity int, email string) int
 		ResetPassword        func(childComplexity int, token string, password string) int
+		RestoreDocument      func(childComplexity int, id string, version *int) int
+		RestoreFolder        func(childComplexity int, id string) int
 		RevokeSession        func(childComplexity int, id string) int
 		SetMemberLevel       func(childComplexity int, userID string, level access.Level) int
 		Share                func(childComplexity int, input model.ShareInput) int
@@ -294,7 +306,11 @@ type DocumentResolver interface {
 	Comments(ctx context.Context, obj *storage.Document, first *int, after *string) (*model.CommentConnection, error)
 	ViewerCan(ctx context.Context, obj *storage.Document) (*model.Permissions, error)
 
+	Versions(ctx context.Context, obj *storage.Document) ([]*model.DocumentVersion, error)
 	Grants(ctx context.Context, obj *storage.Document) ([]*storage.Grant, error)
+}
+type DocumentVersionResolver interface {
+	Actor(ctx context.Context, obj *model.DocumentVersion) (*storage.User, error)
 }
 type FolderResolver interface {
 	Parent(ctx context.Context, obj *storage.Folder) (*storage.Folder, error)
@@ -337,6 +353,8 @@ type MutationResolver interface {
 	DeleteDocument(ctx context.Context, id string) (*storage.Document, error)
 	AddComment(ctx context.Context, documentID string, body string) (*storage.Comment, error)
 	CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*storage.DocumentTemplate, error)
+	RestoreDocument(ctx context.Context, id string, version *int) (*storage.Document, error)
+	RestoreFolder(ctx context.Context, id string) (*storage.Folder, error)
 	CreateFolder(ctx context.Context, input model.CreateFolderInput) (*storage.Folder, error)
 	UpdateFolder(ctx context.Context, id string, input model.UpdateFolderInput) (*storage.Folder, error)
 	DeleteFolder(ctx context.Context, id string) (*storage.Folder, error)
@@ -546,6 +564,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Document.Version(childComplexity), true
+	case "Document.versions":
+		if e.ComplexityRoot.Document.Versions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.Versions(childComplexity), true
 	case "Document.viewerCan":
 		if e.ComplexityRoot.Document.ViewerCan == nil {
 			break
@@ -659,6 +683,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DocumentTemplateEdge.Node(childComplexity), true
+
+	case "DocumentVersion.actor":
+		if e.ComplexityRoot.DocumentVersion.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentVersion.Actor(childComplexity), true
+	case "DocumentVersion.replacedAt":
+		if e.ComplexityRoot.DocumentVersion.ReplacedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentVersion.ReplacedAt(childComplexity), true
+	case "DocumentVersion.status":
+		if e.ComplexityRoot.DocumentVersion.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentVersion.Status(childComplexity), true
+	case "DocumentVersion.title":
+		if e.ComplexityRoot.DocumentVersion.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentVersion.Title(childComplexity), true
+	case "DocumentVersion.version":
+		if e.ComplexityRoot.DocumentVersion.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentVersion.Version(childComplexity), true
 
 	case "Folder.children":
 		if e.ComplexityRoot.Folder.Children == nil {
@@ -1090,6 +1145,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["token"].(string), args["password"].(string)), true
+	case "Mutation.restoreDocument":
+		if e.ComplexityRoot.Mutation.RestoreDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreDocument(childComplexity, args["id"].(string), args["version"].(*int)), true
+	case "Mutation.restoreFolder":
+		if e.ComplexityRoot.Mutation.RestoreFolder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreFolder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreFolder(childComplexity, args["id"].(string)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -2005,6 +2082,32 @@ extend type Mutation {
   "Add a document template to the active company."
   createTemplate("The new template." input: CreateTemplateInput!): DocumentTemplate @auth(level: ADMIN)
 }
+
+"An earlier state of a document, kept when it changed."
+type DocumentVersion {
+  "The version number the document had in this state."
+  version: Int!
+  "The title in this state."
+  title: String
+  "The status in this state."
+  status: DocumentStatus
+  "Who made the change that ended this state."
+  actor: User
+  "When this state ended."
+  replacedAt: Time!
+}
+
+extend type Document {
+  "Earlier states of the document, newest first; null with FORBIDDEN unless the caller may MANAGE it."
+  versions: [DocumentVersion!] @shared(level: MANAGE)
+}
+
+extend type Mutation {
+  "Bring back a deleted document, and with ` + "`" + `version` + "`" + ` also its content as it was then (as a new version). ADMIN only."
+  restoreDocument("The document's id." id: ID!, "The version to go back to." version: Int): Document @auth(level: ADMIN)
+  "Bring back a deleted folder with everything deleted with it. ADMIN only."
+  restoreFolder("The folder's id." id: ID!): Folder @auth(level: ADMIN)
+}
 `, BuiltIn: false},
 	{Name: "../schema/folder.graphqls", Input: `"A folder in a company's tree of folders."
 type Folder implements Node {
@@ -2363,6 +2466,8 @@ func (ec *executionContext) childFields_Document(ctx context.Context, field grap
 		return ec.fieldContext_Document_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Document_updatedAt(ctx, field)
+	case "versions":
+		return ec.fieldContext_Document_versions(ctx, field)
 	case "grants":
 		return ec.fieldContext_Document_grants(ctx, field)
 	}
@@ -2431,6 +2536,22 @@ func (ec *executionContext) childFields_DocumentTemplateEdge(ctx context.Context
 		return ec.fieldContext_DocumentTemplateEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DocumentTemplateEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DocumentVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_DocumentVersion_version(ctx, field)
+	case "title":
+		return ec.fieldContext_DocumentVersion_title(ctx, field)
+	case "status":
+		return ec.fieldContext_DocumentVersion_status(ctx, field)
+	case "actor":
+		return ec.fieldContext_DocumentVersion_actor(ctx, field)
+	case "replacedAt":
+		return ec.fieldContext_DocumentVersion_replacedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DocumentVersion", field.Name)
 }
 
 func (ec *executionContext) childFields_Folder(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3152,6 +3273,42 @@ func (ec *executionContext) field_Mutation_resetPassword_args(ctx context.Contex
 		return nil, err
 	}
 	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restoreDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restoreFolder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4250,6 +4407,56 @@ func (ec *executionContext) fieldContext_Document_updatedAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("Document", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Document_versions(ctx context.Context, field graphql.CollectedField, obj *storage.Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_versions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Document().Versions(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOShareLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐRight(ctx, "MANAGE")
+				if err != nil {
+					var zeroVal []*model.DocumentVersion
+					return zeroVal, err
+				}
+				if ec.Directives.Shared == nil {
+					var zeroVal []*model.DocumentVersion
+					return zeroVal, errors.New("directive shared is not implemented")
+				}
+				return ec.Directives.Shared(ctx, obj, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DocumentVersion) graphql.Marshaler {
+			return ec.marshalODocumentVersion2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐDocumentVersionᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Document_versions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Document",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DocumentVersion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Document_grants(ctx context.Context, field graphql.CollectedField, obj *storage.Document) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4770,6 +4977,130 @@ func (ec *executionContext) fieldContext_DocumentTemplateEdge_node(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DocumentVersion_version(ctx context.Context, field graphql.CollectedField, obj *model.DocumentVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentVersion_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentVersion_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentVersion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DocumentVersion_title(ctx context.Context, field graphql.CollectedField, obj *model.DocumentVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentVersion_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentVersion_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentVersion", field, false, false, "String")
+}
+
+func (ec *executionContext) _DocumentVersion_status(ctx context.Context, field graphql.CollectedField, obj *model.DocumentVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentVersion_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Status) graphql.Marshaler {
+			return ec.marshalODocumentStatus2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentVersion_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentVersion", field, false, false, "DocumentStatus")
+}
+
+func (ec *executionContext) _DocumentVersion_actor(ctx context.Context, field graphql.CollectedField, obj *model.DocumentVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentVersion_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DocumentVersion().Actor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentVersion_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DocumentVersion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DocumentVersion_replacedAt(ctx context.Context, field graphql.CollectedField, obj *model.DocumentVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentVersion_replacedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplacedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentVersion_replacedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentVersion", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Folder_id(ctx context.Context, field graphql.CollectedField, obj *storage.Folder) (ret graphql.Marshaler) {
@@ -6982,6 +7313,130 @@ func (ec *executionContext) fieldContext_Mutation_createTemplate(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreDocument(ctx, fc.Args["id"].(string), fc.Args["version"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOAccessLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐLevel(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *storage.Document
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *storage.Document
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Document) graphql.Marshaler {
+			return ec.marshalODocument2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐDocument(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Document(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreFolder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreFolder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreFolder(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOAccessLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐLevel(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *storage.Folder
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *storage.Folder
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Folder) graphql.Marshaler {
+			return ec.marshalOFolder2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐFolder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreFolder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Folder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreFolder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10792,6 +11247,12 @@ func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "versions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Document_versions(ctx, field, obj)
+				})
 		case "grants":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -11022,6 +11483,60 @@ func (ec *executionContext) _DocumentTemplateEdge(ctx context.Context, sel ast.S
 			out.Values[i] = ec._DocumentTemplateEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var documentVersionImplementors = []string{"DocumentVersion"}
+
+func (ec *executionContext) _DocumentVersion(ctx context.Context, sel ast.SelectionSet, obj *model.DocumentVersion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, documentVersionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DocumentVersion")
+		case "version":
+			out.Values[i] = ec._DocumentVersion_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._DocumentVersion_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._DocumentVersion_status(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DocumentVersion_actor(ctx, field, obj)
+				})
+		case "replacedAt":
+			out.Values[i] = ec._DocumentVersion_replacedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11624,6 +12139,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "createTemplate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "restoreDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "restoreFolder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreFolder(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -12712,6 +13241,14 @@ func (ec *executionContext) marshalNDocumentTemplateEdge2ᚖgithubᚗcomᚋlaatu
 	return ec._DocumentTemplateEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDocumentVersion2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐDocumentVersion(ctx context.Context, sel ast.SelectionSet, v *model.DocumentVersion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DocumentVersion!")
+		return graphql.Null
+	}
+	return ec._DocumentVersion(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFieldType2githubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐFieldType(ctx context.Context, v any) (storage.FieldType, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNFieldType2githubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐFieldType[tmp]
@@ -13401,6 +13938,25 @@ func (ec *executionContext) marshalODocumentTemplateConnection2ᚖgithubᚗcom�
 		return graphql.Null
 	}
 	return ec._DocumentTemplateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODocumentVersion2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐDocumentVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DocumentVersion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDocumentVersion2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐDocumentVersion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOFolder2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐFolder(ctx context.Context, sel ast.SelectionSet, v *storage.Folder) graphql.Marshaler {

@@ -54,6 +54,25 @@ func (r *documentResolver) ViewerCan(ctx context.Context, obj *storage.Document)
 	return permissions(ctx, obj, obj.CompanyID)
 }
 
+func (r *documentResolver) Versions(ctx context.Context, obj *storage.Document) ([]*model.DocumentVersion, error) {
+	vs, err := r.Store.DocumentVersions(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.DocumentVersion, len(vs))
+	for i, v := range vs {
+		out[i] = documentVersion(v)
+	}
+	return out, nil
+}
+
+func (r *documentVersionResolver) Actor(ctx context.Context, obj *model.DocumentVersion) (*storage.User, error) {
+	if obj.ActorID == nil {
+		return nil, nil
+	}
+	return optional(dataloaders.For(ctx).Users.Load(ctx, *obj.ActorID))
+}
+
 func (r *mutationResolver) CreateDocument(ctx context.Context, input model.CreateDocumentInput) (*storage.Document, error) {
 	return r.Store.CreateDocument(ctx, storage.NewDocument{FolderID: input.FolderID, TemplateID: input.TemplateID,
 		Title: input.Title, Values: input.Values})
@@ -79,6 +98,14 @@ func (r *mutationResolver) CreateTemplate(ctx context.Context, input model.Creat
 			Options: f.Options, Personal: deref(f.Personal, false)}
 	}
 	return r.Store.CreateTemplate(ctx, storage.NewTemplate{Name: input.Name, Description: deref(input.Description, ""), Fields: fields})
+}
+
+func (r *mutationResolver) RestoreDocument(ctx context.Context, id string, version *int) (*storage.Document, error) {
+	return r.Store.RestoreDocument(ctx, id, version)
+}
+
+func (r *mutationResolver) RestoreFolder(ctx context.Context, id string) (*storage.Folder, error) {
+	return r.Store.RestoreFolder(ctx, id)
 }
 
 func (r *queryResolver) Documents(ctx context.Context, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string) (*model.DocumentConnection, error) {
@@ -116,7 +143,12 @@ func (r *Resolver) Comment() graph.CommentResolver { return &commentResolver{r} 
 
 func (r *Resolver) Document() graph.DocumentResolver { return &documentResolver{r} }
 
+func (r *Resolver) DocumentVersion() graph.DocumentVersionResolver {
+	return &documentVersionResolver{r}
+}
+
 type (
-	commentResolver  struct{ *Resolver }
-	documentResolver struct{ *Resolver }
+	commentResolver         struct{ *Resolver }
+	documentResolver        struct{ *Resolver }
+	documentVersionResolver struct{ *Resolver }
 )

@@ -88,3 +88,27 @@ func deref[T any](p *T, def T) T {
 
 // notFound is the one answer for anything the caller may not see.
 func notFound(what string) error { return errs.NotFoundf(what) }
+
+func loginPayload(res *auth.LoginResult, err error) (*model.LoginPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	ms := res.Memberships
+	if ms == nil {
+		ms = []*storage.Membership{}
+	}
+	return &model.LoginPayload{Token: res.Token, ExpiresAt: res.ExpiresAt, User: res.User, Memberships: ms}, nil
+}
+
+// documentVersion reads the fields a client may see out of a saved state.
+func documentVersion(v *storage.ObjectVersion) *model.DocumentVersion {
+	out := &model.DocumentVersion{Version: v.Version, ActorID: v.ActorID, ReplacedAt: v.CreatedAt}
+	if t, ok := v.Data["Title"].(string); ok {
+		out.Title = &t
+	}
+	if st, ok := v.Data["Status"].(string); ok {
+		s := storage.Status(st)
+		out.Status = &s
+	}
+	return out
+}

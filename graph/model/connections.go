@@ -3,7 +3,11 @@
 // written here so that totalCount is computed only when a client asks for it.
 package model
 
-import "github.com/laatu/laatu/internal/storage"
+import (
+	"time"
+
+	"github.com/laatu/laatu/internal/storage"
+)
 
 // Counter counts a whole list; it runs only when totalCount is selected.
 type Counter func() (int, error)
@@ -61,3 +65,12 @@ type MembershipConnection struct {
 
 // TotalCount counts the whole list.
 func (c *MembershipConnection) TotalCount() (int, error) { return c.Count() }
+
+// DocumentVersion is an earlier state of a document.
+type DocumentVersion struct {
+	Version    int
+	Title      *string
+	Status     *storage.Status
+	ActorID    *string
+	ReplacedAt time.Time
+}

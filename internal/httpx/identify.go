@@ -17,14 +17,15 @@ const maxUserAgentLen = 512
 // time) and an empty Annotations in the context, and echoes the id in the X-Request-ID
 // response header.
 //
-// An incoming X-Request-ID is kept when it is 1–64 characters of [A-Za-z0-9._-], so a
-// caller can correlate its own logs with ours; anything else is replaced by a fresh UUIDv7
-// (time-ordered, so ids sort roughly by arrival).
+// An incoming X-Request-ID is kept only from a trusted proxy (which correlates its logs with
+// ours) and only when it is 1–64 characters of [A-Za-z0-9._-]: request ids go into the audit
+// log, and a client must not be able to make its requests look like someone else's. Anything
+// else gets a fresh UUIDv7 (time-ordered, so ids sort roughly by arrival).
 func Identify(proxies TrustedProxies) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			info := RequestInfo{
-				ID:        requestID(r.Header.Get(RequestIDHeader)),
+				ID:        requestID(proxies.incomingID(r)),
 				ClientIP:  proxies.ClientIP(r),
 				UserAgent: truncate(r.UserAgent(), maxUserAgentLen),
 				Start:     time.Now(),
@@ -61,4 +62,12 @@ func validRequestID(s string) bool {
 		}
 	}
 	return true
+}
+
+// incomingID returns the request id sent by the direct peer when that peer is a trusted proxy.
+func (tp TrustedProxies) incomingID(r *http.Request) string {
+	if peer := parseAddr(r.RemoteAddr); peer.IsValid() && tp.Contains(peer) {
+		return r.Header.Get(RequestIDHeader)
+	}
+	return ""
 }

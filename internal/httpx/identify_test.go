@@ -28,10 +28,15 @@ func TestIdentifyRequestID(t *testing.T) {
 		{"päivä", false},
 		{"a/b", false},
 	}
+	// httptest requests come from 192.0.2.1: trust it as a proxy, whose ids are kept.
+	proxies, err := ParseTrustedProxies([]string{"192.0.2.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.incoming, func(t *testing.T) {
 			var info RequestInfo
-			h := Identify(TrustedProxies{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := Identify(proxies)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				info, _ = FromContext(r.Context())
 			}))
 			r := httptest.NewRequest("GET", "/healthz", nil)
@@ -113,5 +118,18 @@ func TestAnnotations(t *testing.T) {
 	a.SetUserID("01J9Z")
 	if len(a.OperationName()) != maxAnnotationLen || a.OperationType() != "mutation" || a.UserID() != "01J9Z" {
 		t.Errorf("got %d-byte name, %q, %q", len(a.OperationName()), a.OperationType(), a.UserID())
+	}
+}
+
+// TestIdentifyIgnoresClientRequestID: a client that is not a trusted proxy cannot choose the id
+// its request is logged and audited under.
+func TestIdentifyIgnoresClientRequestID(t *testing.T) {
+	h := Identify(TrustedProxies{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest("GET", "/healthz", nil)
+	r.Header.Set(RequestIDHeader, "chosen-by-client")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if got := rec.Header().Get(RequestIDHeader); got == "chosen-by-client" {
+		t.Fatal("an untrusted client chose its request id")
 	}
 }

@@ -17,7 +17,7 @@ func TestRecoverAnswers500(t *testing.T) {
 	h := Chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		panic("secret panic detail")
-	}), Identify(TrustedProxies{}), AccessLog(zerolog.New(&buf)), Recover)
+	}), Identify(mustProxies(t, "192.0.2.1")), AccessLog(zerolog.New(&buf)), Recover)
 
 	r := httptest.NewRequest("POST", "/graphql", nil)
 	r.Header.Set(RequestIDHeader, "req-panic")
@@ -118,4 +118,13 @@ func TestRecoverServer(t *testing.T) {
 	}
 	lines.next(t, "handler panicked")
 	lines.next(t, "request")
+}
+
+func mustProxies(t *testing.T, cidrs ...string) TrustedProxies {
+	t.Helper()
+	p, err := ParseTrustedProxies(cidrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

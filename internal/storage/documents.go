@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -505,4 +506,79 @@ func checkValue(def FieldDef, v any) (any, error) {
 		return nil, bad("one of " + strings.Join(def.Options, ", "))
 	}
 	return nil, errs.Invalid(field, "the field has an unknown type")
+}
+
+// DocumentVersions lists the saved earlier states of a document, newest first; it needs MANAGE.
+func (s *Store) DocumentVersions(ctx context.Context, id string) ([]*ObjectVersion, error) {
+	var out []*ObjectVersion
+	err := s.read(ctx, func(c *conn) error {
+		d, err := c.document(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := c.require(ctx, d, access.Manage); err != nil {
+			return err
+		}
+		return c.actingIn(ctx, d.CompanyID, func(c *conn) error {
+			return c.from(versionsTable, &out).Where("objver.object_id = ? AND objver.object_type = 'DOCUMENT'", d.ID).
+				OrderExpr("objver.version DESC, objver.id DESC").Limit(MaxPageSize).Scan(ctx)
+		})
+	})
+	return out, err
+}
+
+// RestoreDocument brings a deleted document back, and with version, also its title, values and
+// status as they were at that version (as a new version: nothing is lost). ADMIN only.
+func (s *Store) RestoreDocument(ctx context.Context, id string, version *int) (*Document, error) {
+	var out *Document
+	err := s.write(ctx, func(c *conn) error {
+		if !c.p.Level.AtLeast(access.Admin) {
+			return errs.New(errs.Forbidden, "only admins restore")
+		}
+		if !validID(id) {
+			return errs.NotFoundf("document")
+		}
+		d := new(Document)
+		if err := c.from(deletedDocumentsTable, d).Where("document.id = ? AND document.company_id = ?", id, c.p.CompanyID).Scan(ctx); err != nil {
+			return notFound(err, "document")
+		}
+		before := *d
+		after := *d
+		after.DeletedAt = nil
+		if version != nil {
+			v := new(ObjectVersion)
+			if err := c.from(versionsTable, v).Where("objver.object_id = ? AND objver.version = ?", id, *version).
+				OrderExpr("objver.created_at DESC").Limit(1).Scan(ctx); err != nil {
+				return notFound(err, "version")
+			}
+			var old Document
+			if err := remarshal(v.Data, &old); err != nil {
+				return err
+			}
+			after.Title, after.Values, after.Status = old.Title, old.Values, old.Status
+		}
+		after.Version, after.UpdatedAt = d.Version+1, c.now
+		if err := c.saveVersion(ctx, "DOCUMENT", d.ID, d.CompanyID, d.Version, &before); err != nil {
+			return err
+		}
+		if _, err := c.db.NewUpdate().Model(&after).Column("title", "status", "values", "version", "updated_at", "deleted_at").
+			Where("company_id = ? AND id = ?", d.CompanyID, d.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("restore document: %w", err)
+		}
+		out = &after
+		tmpl, err := c.template(ctx, d.TemplateID, d.CompanyID)
+		if err != nil {
+			return err
+		}
+		return c.changed(ctx, ChangeRestored, &after, documentDiff(tmpl.Fields, &before, &after)...)
+	})
+	return out, err
+}
+
+func remarshal(from any, to any) error {
+	b, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, to)
 }
