@@ -27,6 +27,9 @@ type Loaders struct {
 	// FolderDocuments pages the documents of many folders at once, for Folder.documents.
 	FolderDocuments      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Document]]
 	FolderDocumentCounts *dataloadgen.Loader[ListKey, int]
+	// FolderChildren pages the subfolders of many folders at once, for Folder.children.
+	FolderChildren      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Folder]]
+	FolderChildrenCount *dataloadgen.Loader[string, int]
 	// DocumentComments pages the comments of many documents at once, for Document.comments.
 	DocumentComments      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Comment]]
 	DocumentCommentCounts *dataloadgen.Loader[string, int]
@@ -43,11 +46,13 @@ type ListKey struct {
 	Args     string
 }
 
-// DocumentListArgs are the arguments of Folder.documents.
+// DocumentListArgs are the arguments of a child list: Folder.documents, Folder.children,
+// Document.comments (each uses the fields that apply to it).
 type DocumentListArgs struct {
-	Filter storage.DocumentFilter
-	Sort   storage.DocumentSort
-	Page   storage.PageArgs
+	Filter     storage.DocumentFilter
+	Sort       storage.DocumentSort
+	FolderSort storage.FolderSort
+	Page       storage.PageArgs
 }
 
 // Key returns the loader key for a parent with these arguments.
@@ -79,6 +84,12 @@ func New(store *storage.Store) *Loaders {
 				return store.CountDocumentsByFolder(ctx, ids, a.Filter)
 			})
 		}, opts...),
+		FolderChildren: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Folder], error) {
+			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Folder], error) {
+				return store.FoldersByParent(ctx, ids, a.FolderSort, a.Page)
+			})
+		}, opts...),
+		FolderChildrenCount: dataloadgen.NewMappedLoader(store.CountFoldersByParent, opts...),
 		DocumentComments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Comment], error) {
 			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Comment], error) {
 				return store.CommentsByDocument(ctx, ids, a.Page)

@@ -26,10 +26,12 @@ func (r *folderResolver) Children(ctx context.Context, obj *storage.Folder, firs
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.Store.Folders(ctx, storage.FolderFilter{ParentID: &obj.ID}, deref(sort, storage.FolderNameAsc), pg)
+	l := dataloaders.For(ctx)
+	p, err := l.FolderChildren.Load(ctx, dataloaders.DocumentListArgs{FolderSort: deref(sort, storage.FolderNameAsc), Page: pg}.Key(obj.ID))
 	if err != nil {
 		return nil, err
 	}
+	p.Total = func() (int, error) { return l.FolderChildrenCount.Load(ctx, obj.ID) }
 	return folderConnection(p), nil
 }
 

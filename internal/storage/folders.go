@@ -311,3 +311,76 @@ func (s *Store) RestoreFolder(ctx context.Context, id string) (*Folder, error) {
 	})
 	return out, err
 }
+
+// FoldersByParent returns one page of child folders for each parent, in one query.
+func (s *Store) FoldersByParent(ctx context.Context, parentIDs []string, sortKey FolderSort, page PageArgs) (map[string]*Page[*Folder], error) {
+	spec, ok := folderSorts[sortKey]
+	if !ok {
+		spec = folderSorts[FolderNameAsc]
+	}
+	parentIDs = validIDs(parentIDs)
+	out := make(map[string]*Page[*Folder], len(parentIDs))
+	if len(parentIDs) == 0 {
+		return out, nil
+	}
+	type numbered struct {
+		bun.BaseModel `bun:"table:folders,alias:folder"`
+		Folder
+		RowNum int `bun:"rn,scanonly"`
+	}
+	var rows []*numbered
+	err := s.read(ctx, func(c *conn) error {
+		inner, err := spec.after(c.from(foldersTable, (*Folder)(nil)).Where("folder.parent_id IN (?)", bun.In(parentIDs)), "folder.id", page.After)
+		if err != nil {
+			return err
+		}
+		inner = inner.ColumnExpr("folder.*").
+			ColumnExpr("row_number() OVER (PARTITION BY folder.parent_id ORDER BY " + spec.order("folder.id") + ") AS rn")
+		return c.db.NewSelect().Model(&rows).ModelTableExpr("(?) AS folder", inner.subquery()).
+			Where("folder.rn <= ?", page.First+1).OrderExpr("folder.parent_id, folder.rn").Scan(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("folders by parent: %w", err)
+	}
+	for _, id := range parentIDs {
+		out[id] = &Page[*Folder]{}
+	}
+	for _, r := range rows {
+		p := out[*r.ParentID]
+		if len(p.Items) == page.First {
+			p.HasNext = true
+			continue
+		}
+		f := r.Folder
+		p.Items = append(p.Items, &f)
+		p.Cursors = append(p.Cursors, encodeCursor(spec.key(&f), f.ID))
+	}
+	return out, nil
+}
+
+// CountFoldersByParent counts each parent's child folders that the caller may view.
+func (s *Store) CountFoldersByParent(ctx context.Context, parentIDs []string) (map[string]int, error) {
+	parentIDs = validIDs(parentIDs)
+	out := make(map[string]int, len(parentIDs))
+	var rows []struct {
+		ParentID string `bun:"parent_id"`
+		N        int    `bun:"n"`
+	}
+	err := s.read(ctx, func(c *conn) error {
+		if len(parentIDs) == 0 {
+			return nil
+		}
+		return c.from(foldersTable, (*Folder)(nil)).ColumnExpr("folder.parent_id, count(*) AS n").
+			Where("folder.parent_id IN (?)", bun.In(parentIDs)).GroupExpr("folder.parent_id").Scan(ctx, &rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count folders by parent: %w", err)
+	}
+	for _, id := range parentIDs {
+		out[id] = 0
+	}
+	for _, r := range rows {
+		out[r.ParentID] = r.N
+	}
+	return out, nil
+}
