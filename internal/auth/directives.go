@@ -17,8 +17,10 @@ import (
 type Directives struct {
 	// Denied, when set, is told about refusals on objects that exist, so they can be audited.
 	Denied func(ctx context.Context, objectType, objectID string)
-	// Probed, when set, is told about ids the caller may not view: the hook looks, as the
-	// system, whether such an object exists, and audits the attempt in its company if it does.
+	// Probed, when set, is told about ids the caller asked for but may not view (or that do not
+	// exist: the two are not told apart, not even here, since row-level security hides other
+	// companies' rows from the server's own role). The audit log records the attempt in the
+	// caller's company, so that its ADMINs see probing.
 	Probed func(ctx context.Context, id string)
 }
 

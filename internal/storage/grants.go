@@ -225,27 +225,3 @@ func (s *Store) CanShare(ctx context.Context, objectID string, level access.Righ
 	return obj, err
 }
 
-// Locate finds which company an object belongs to, whoever may see it. It runs as the system and
-// serves one purpose: auditing attempts on objects the caller may not see, in the company that
-// owns them, so that its ADMINs see probing. Nothing it returns reaches the caller.
-func (s *Store) Locate(ctx context.Context, id string) (companyID, objectType string, found bool) {
-	if !validID(id) {
-		return "", "", false
-	}
-	_ = s.read(access.AsSystem(ctx, ""), func(c *conn) error {
-		for _, t := range []struct {
-			tt  tenantTable
-			typ string
-		}{{deletedDocumentsTable, "DOCUMENT"}, {deletedFoldersTable, "FOLDER"}} {
-			var row struct {
-				CompanyID string `bun:"company_id"`
-			}
-			if err := c.from(t.tt, (*Document)(nil)).ColumnExpr(t.tt.alias+".company_id").Where(t.tt.alias+".id = ?", id).Scan(ctx, &row); err == nil {
-				companyID, objectType, found = row.CompanyID, t.typ, true
-				return nil
-			}
-		}
-		return nil
-	})
-	return companyID, objectType, found
-}
