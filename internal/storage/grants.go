@@ -224,4 +224,3 @@ func (s *Store) CanShare(ctx context.Context, objectID string, level access.Righ
 	})
 	return obj, err
 }
-
