@@ -3,6 +3,7 @@
 //	laatu [serve]            run the server (the default)
 //	laatu migrate up|down|status
 //	laatu seed --demo        load the demo data (dev mode only)
+//	laatu audit verify [--company ID] | export --company ID [--from T] [--to T] | prune --company ID --before T
 //	laatu config             print the configuration table (flags and environment variables)
 //
 // Everything is wired here by hand, in order: configuration → logger → database → migrations
@@ -20,12 +21,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/laatu/laatu/internal/app"
+	"github.com/laatu/laatu/internal/audit"
 	"github.com/laatu/laatu/internal/auth/password"
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/database"
@@ -60,10 +63,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = withConfig(cmd, args, getenv, stderr, func(cfg config.Config, log zerolog.Logger, rest []string) error {
 			return seedDemo(ctx, cfg, rest, stdout)
 		})
+	case "audit":
+		var code int
+		err = withConfig(cmd, flagsOnly(args), getenv, stderr, func(cfg config.Config, log zerolog.Logger, _ []string) error {
+			code = auditCommand(ctx, cfg, positional(args), stdout, stderr)
+			return nil
+		})
+		if err == nil && code != 0 {
+			return code
+		}
 	case "config":
 		fmt.Fprint(stdout, config.Markdown())
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: laatu [serve|migrate up|down|status|seed --demo|config] [flags]; laatu serve -h lists the flags")
+		fmt.Fprintln(stdout, "usage: laatu [serve|migrate up|down|status|seed --demo|audit verify|export|prune|config] [flags]; laatu serve -h lists the flags")
 	default:
 		err = fmt.Errorf("unknown command %q (try laatu help)", cmd)
 	}
@@ -177,6 +189,60 @@ func migrate(ctx context.Context, cfg config.Config, args []string, stdout io.Wr
 	return fmt.Errorf("unknown migrate command %q (up, down or status)", args[0])
 }
 
+// auditCommand runs `laatu audit ...` with the server's connection and, when configured, the
+// owner's (verifying every chain and pruning need the owner).
+func auditCommand(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) int {
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	if err != nil {
+		fmt.Fprintln(stderr, "laatu:", err)
+		return 1
+	}
+	defer db.Close()
+	owner := db
+	if cfg.AdminDatabaseURL != "" {
+		if owner, err = database.Open(ctx, cfg.AdminDatabaseURL, ""); err != nil {
+			fmt.Fprintln(stderr, "laatu:", err)
+			return 1
+		}
+		defer owner.Close()
+	} else if db.Dialect == database.Postgres {
+		owner = nil
+	}
+	return audit.RunCLI(ctx, args, db, owner, stdout, stderr)
+}
+
+// flagsOnly and positional split `laatu audit` arguments: configuration flags (--database-url
+// and the like, given as --flag=value) go to the configuration, the rest to the audit command.
+func flagsOnly(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if name, _, ok := strings.Cut(strings.TrimLeft(a, "-"), "="); ok && strings.HasPrefix(a, "-") && isConfigFlag(name) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func positional(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if name, _, ok := strings.Cut(strings.TrimLeft(a, "-"), "="); ok && strings.HasPrefix(a, "-") && isConfigFlag(name) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func isConfigFlag(name string) bool {
+	for _, s := range config.Settings() {
+		if s.Flag == name {
+			return true
+		}
+	}
+	return false
+}
+
 func newHasher(cfg config.Config) (*password.Hasher, error) {
 	return password.NewHasher(password.DefaultParams(), cfg.MaxHashing)
 }
@@ -215,20 +281,25 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io
 		return err
 	}
 	defer db.Close()
-	store := storage.New(db)
 	hasher, err := newHasher(cfg)
 	if err != nil {
 		return err
-	}
-	if cfg.Mode == config.Dev && cfg.SeedDemo {
-		if _, err := seed.Demo(ctx, store, hasher); err != nil {
-			return fmt.Errorf("seed demo data: %w", err)
-		}
 	}
 
 	a, err := app.New(ctx, cfg, log, db, hasher)
 	if err != nil {
 		return err
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error().Err(err).Msg("close")
+		}
+	}()
+	if cfg.Mode == config.Dev && cfg.SeedDemo {
+		// After wiring, so that the demo data's creation is in the audit log like any change.
+		if _, err := seed.Demo(ctx, a.Store, hasher); err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
 	}
 	if t := mailTransport(cfg, log); t != nil {
 		sender := &mail.Sender{Store: a.Store, Transport: t, Logger: log, Every: 5 * time.Second}

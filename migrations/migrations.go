@@ -32,4 +32,4 @@ func For(dialect string) (*migrate.Migrations, error) {
 
 // AppendOnly names the tables on which the server's role may only insert and read (the audit
 // log): it holds no UPDATE, DELETE or TRUNCATE privilege there.
-func AppendOnly() []string { return []string{} }
+func AppendOnly() []string { return []string{"audit_events", "audit_checkpoints"} }

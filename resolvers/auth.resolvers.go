@@ -34,8 +34,8 @@ func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) 
 	return loginPayload(r.Auth.SignUp(ctx, input.CompanyName, input.Name, input.Email, input.Password, deref(input.Language, "en")))
 }
 
-func (r *mutationResolver) InviteMember(ctx context.Context, email string, level access.Level, language *string) (bool, error) {
-	return true, r.Auth.InviteMember(ctx, email, level, deref(language, "en"))
+func (r *mutationResolver) InviteMember(ctx context.Context, email string, level access.Level, language *string) (*bool, error) {
+	return done(r.Auth.InviteMember(ctx, email, level, deref(language, "en")))
 }
 
 func (r *mutationResolver) AcceptInvitation(ctx context.Context, token string, password string, name *string) (*model.LoginPayload, error) {
@@ -50,8 +50,8 @@ func (r *mutationResolver) ResetPassword(ctx context.Context, token string, pass
 	return true, r.Auth.ResetPassword(ctx, token, password)
 }
 
-func (r *mutationResolver) DisableUser(ctx context.Context, userID string) (bool, error) {
-	return true, r.Store.DisableUser(ctx, userID)
+func (r *mutationResolver) DisableUser(ctx context.Context, userID string) (*bool, error) {
+	return done(r.Store.DisableUser(ctx, userID))
 }
 
 func (r *queryResolver) Sessions(ctx context.Context) ([]*storage.Session, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/laatu/laatu/dataloaders"
 	"github.com/laatu/laatu/graph/model"
 	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/audit"
 	"github.com/laatu/laatu/internal/auth"
 	"github.com/laatu/laatu/internal/errs"
 	"github.com/laatu/laatu/internal/storage"
@@ -18,6 +19,7 @@ import (
 type Resolver struct {
 	Store *storage.Store
 	Auth  *auth.Service
+	Audit *audit.Auditor
 }
 
 // page turns storage's page into a connection's edges, nodes and page info.
@@ -111,4 +113,34 @@ func documentVersion(v *storage.ObjectVersion) *model.DocumentVersion {
 		out.Status = &s
 	}
 	return out
+}
+
+func auditConnection(p *storage.Page[*audit.Event]) *model.AuditEventConnection {
+	edges, nodes, info := page(p, func(c string, n *audit.Event) *model.AuditEventEdge { return &model.AuditEventEdge{Cursor: c, Node: n} })
+	return &model.AuditEventConnection{Edges: edges, Nodes: nodes, PageInfo: info, Count: p.Total}
+}
+
+// objectCompany returns the company of a folder or document the caller may view.
+func objectCompany(ctx context.Context, id string) (string, error) {
+	l := dataloaders.For(ctx)
+	if d, err := l.Documents.Load(ctx, id); err == nil {
+		return d.CompanyID, nil
+	}
+	f, err := l.Folders.Load(ctx, id)
+	if dataloaders.Missing(err) {
+		return "", notFound("object")
+	}
+	if err != nil {
+		return "", err
+	}
+	return f.CompanyID, nil
+}
+
+// done answers a nullable Boolean mutation: true, or null with the error.
+func done(err error) (*bool, error) {
+	if err != nil {
+		return nil, err
+	}
+	ok := true
+	return &ok, nil
 }

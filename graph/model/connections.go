@@ -6,6 +6,7 @@ package model
 import (
 	"time"
 
+	"github.com/laatu/laatu/internal/audit"
 	"github.com/laatu/laatu/internal/storage"
 )
 
@@ -74,3 +75,14 @@ type DocumentVersion struct {
 	ActorID    *string
 	ReplacedAt time.Time
 }
+
+// AuditEventConnection is a page of audit events, newest first.
+type AuditEventConnection struct {
+	Edges    []*AuditEventEdge
+	Nodes    []*audit.Event
+	PageInfo *PageInfo
+	Count    Counter
+}
+
+// TotalCount counts the whole (filtered) list.
+func (c *AuditEventConnection) TotalCount() (int, error) { return c.Count() }

@@ -3,11 +3,40 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/audit"
 	"github.com/laatu/laatu/internal/storage"
 )
+
+// An audit event with its cursor.
+type AuditEventEdge struct {
+	// Pass as `after` to continue after this event.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *audit.Event `json:"node"`
+}
+
+// Narrows the audit log. Every condition given must hold.
+type AuditEventFilter struct {
+	// Only events of this user.
+	Actor *string `json:"actor,omitempty"`
+	// Only events about this object.
+	Object *string `json:"object,omitempty"`
+	// Only this action, e.g. VIEW or UPDATE.
+	Action *string `json:"action,omitempty"`
+	// Only events at or after this instant.
+	From *time.Time `json:"from,omitempty"`
+	// Only events before this instant.
+	To *time.Time `json:"to,omitempty"`
+	// Only events from this client IP address.
+	IP *string `json:"ip,omitempty"`
+}
 
 // A comment with its cursor.
 type CommentEdge struct {
@@ -59,6 +88,16 @@ type DocumentEdge struct {
 	Node *storage.Document `json:"node"`
 }
 
+// A change to a subscribed document.
+type DocumentEvent struct {
+	// What happened.
+	Kind ObjectChangeKind `json:"kind"`
+	// The document's id.
+	DocumentID string `json:"documentId"`
+	// The document as the subscriber sees it now; null when it was deleted.
+	Document *storage.Document `json:"document,omitempty"`
+}
+
 // Narrows a document list.
 type DocumentFilter struct {
 	// Only documents in this folder.
@@ -91,6 +130,22 @@ type FolderEdge struct {
 	Cursor string `json:"cursor"`
 	// The folder.
 	Node *storage.Folder `json:"node"`
+}
+
+// A change to a subscribed folder or to something below it.
+type FolderEvent struct {
+	// What happened.
+	Kind ObjectChangeKind `json:"kind"`
+	// The subscribed folder's id.
+	FolderID string `json:"folderId"`
+	// Whether the changed object is a folder or a document.
+	ObjectType ChangedObjectType `json:"objectType"`
+	// The changed folder's or document's id.
+	ObjectID string `json:"objectId"`
+	// The changed folder as the subscriber sees it now; null when it was deleted or when a document changed.
+	Folder *storage.Folder `json:"folder,omitempty"`
+	// The changed document as the subscriber sees it now; null when it was deleted or when a folder changed.
+	Document *storage.Document `json:"document,omitempty"`
 }
 
 // Narrows a folder list.
@@ -171,6 +226,20 @@ type ShareInput struct {
 	Language *string `json:"language,omitempty"`
 }
 
+// A change to the caller's grants.
+type SharedWithMeEvent struct {
+	// What happened.
+	Kind SharingChangeKind `json:"kind"`
+	// The folder or document the grant is on; null for RESYNC.
+	ObjectID *string `json:"objectId,omitempty"`
+	// The grant as it is now; null when it was taken back or expired, and for RESYNC.
+	Grant *storage.Grant `json:"grant,omitempty"`
+	// The folder the grant is on, as the caller sees it now; null when it may no longer view it or when the grant is on a document.
+	Folder *storage.Folder `json:"folder,omitempty"`
+	// The document the grant is on, as the caller sees it now; null when it may no longer view it or when the grant is on a folder.
+	Document *storage.Document `json:"document,omitempty"`
+}
+
 // A new company with its first ADMIN.
 type SignUpInput struct {
 	// The company's name.
@@ -183,6 +252,17 @@ type SignUpInput struct {
 	Password string `json:"password"`
 	// The admin's language (BCP 47, e.g. en or fi).
 	Language *string `json:"language,omitempty"`
+}
+
+// Live changes, pushed to the client on /graphql over WebSocket (the graphql-transport-ws protocol
+// of the `graphql-ws` client) or over server-sent events (the distinct connections mode of the
+// `graphql-sse` client).
+//
+// Events carry no stale data: each one is loaded again, at delivery, as the subscriber sees it at
+// that moment. A subscriber that may no longer view what it follows (a grant taken back or
+// expired, a folder made restricted, a membership ended, the session revoked or expired, the user
+// disabled) gets one last response with an error, and the stream completes.
+type Subscription struct {
 }
 
 // A field of a new template.
@@ -233,4 +313,197 @@ type Viewer struct {
 	Level *access.Level `json:"level,omitempty"`
 	// Every company the caller belongs to.
 	Memberships []*storage.Membership `json:"memberships"`
+}
+
+// Whether a folder event is about a folder or a document.
+type ChangedObjectType string
+
+const (
+	// A folder: the subscribed one or one below it.
+	ChangedObjectTypeFolder ChangedObjectType = "FOLDER"
+	// A document in the subscribed folder or below it.
+	ChangedObjectTypeDocument ChangedObjectType = "DOCUMENT"
+)
+
+var AllChangedObjectType = []ChangedObjectType{
+	ChangedObjectTypeFolder,
+	ChangedObjectTypeDocument,
+}
+
+func (e ChangedObjectType) IsValid() bool {
+	switch e {
+	case ChangedObjectTypeFolder, ChangedObjectTypeDocument:
+		return true
+	}
+	return false
+}
+
+func (e ChangedObjectType) String() string {
+	return string(e)
+}
+
+func (e *ChangedObjectType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangedObjectType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangedObjectType", str)
+	}
+	return nil
+}
+
+func (e ChangedObjectType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangedObjectType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangedObjectType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to a folder or document.
+type ObjectChangeKind string
+
+const (
+	// It was created.
+	ObjectChangeKindCreated ObjectChangeKind = "CREATED"
+	// Its content changed: title or values of a document; name, description or restriction of a folder.
+	ObjectChangeKindUpdated ObjectChangeKind = "UPDATED"
+	// A document's status changed (its values may have changed with it).
+	ObjectChangeKindStatusChanged ObjectChangeKind = "STATUS_CHANGED"
+	// It was deleted, possibly with a folder above it; the object is null.
+	ObjectChangeKindDeleted ObjectChangeKind = "DELETED"
+	// It was restored after a deletion.
+	ObjectChangeKindRestored ObjectChangeKind = "RESTORED"
+	// The server may have missed changes (it lost its connection to the database for a while):
+	// reload what you show. The object is the subscribed one, as it is now.
+	ObjectChangeKindResync ObjectChangeKind = "RESYNC"
+)
+
+var AllObjectChangeKind = []ObjectChangeKind{
+	ObjectChangeKindCreated,
+	ObjectChangeKindUpdated,
+	ObjectChangeKindStatusChanged,
+	ObjectChangeKindDeleted,
+	ObjectChangeKindRestored,
+	ObjectChangeKindResync,
+}
+
+func (e ObjectChangeKind) IsValid() bool {
+	switch e {
+	case ObjectChangeKindCreated, ObjectChangeKindUpdated, ObjectChangeKindStatusChanged, ObjectChangeKindDeleted, ObjectChangeKindRestored, ObjectChangeKindResync:
+		return true
+	}
+	return false
+}
+
+func (e ObjectChangeKind) String() string {
+	return string(e)
+}
+
+func (e *ObjectChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ObjectChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ObjectChangeKind", str)
+	}
+	return nil
+}
+
+func (e ObjectChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ObjectChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ObjectChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened to one of the caller's grants.
+type SharingChangeKind string
+
+const (
+	// A grant was given, or given again with another level or expiry.
+	SharingChangeKindShared SharingChangeKind = "SHARED"
+	// A grant was taken back.
+	SharingChangeKindUnshared SharingChangeKind = "UNSHARED"
+	// A grant reached its expiry.
+	SharingChangeKindExpired SharingChangeKind = "EXPIRED"
+	// The server may have missed changes (it lost its connection to the database for a while): reload sharedWithMe.
+	SharingChangeKindResync SharingChangeKind = "RESYNC"
+)
+
+var AllSharingChangeKind = []SharingChangeKind{
+	SharingChangeKindShared,
+	SharingChangeKindUnshared,
+	SharingChangeKindExpired,
+	SharingChangeKindResync,
+}
+
+func (e SharingChangeKind) IsValid() bool {
+	switch e {
+	case SharingChangeKindShared, SharingChangeKindUnshared, SharingChangeKindExpired, SharingChangeKindResync:
+		return true
+	}
+	return false
+}
+
+func (e SharingChangeKind) String() string {
+	return string(e)
+}
+
+func (e *SharingChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SharingChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SharingChangeKind", str)
+	}
+	return nil
+}
+
+func (e SharingChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SharingChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SharingChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -160,7 +160,12 @@ func Can(p *Principal, f Facts) Right {
 	if !p.Authenticated() {
 		return None
 	}
-	level := p.LevelIn(f.CompanyID)
+	// Membership counts in the active company only, as in the storage filter and row-level
+	// security; elsewhere (a foreign X-Company-ID included) the principal is a guest.
+	var level Level
+	if f.CompanyID == p.CompanyID {
+		level = p.Level
+	}
 	if level == Admin || f.OwnerID == p.UserID {
 		return Manage
 	}

@@ -4,8 +4,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/laatu/laatu/dataloaders"
 	"github.com/laatu/laatu/graph"
@@ -70,6 +75,7 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.SetDisableSuggestion(true)
+		srv.AroundFields(introspectionOff)
 	}
 	srv.Use(o.Limits)
 
@@ -80,8 +86,9 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 			// The subscription's root field (and its directive) runs once, outside any response;
 			// give it loaders of its own. Each event gets fresh ones in AroundResponses.
 			ctx = dataloaders.NewContext(ctx, dataloaders.New(o.Store))
+			return next(ctx)
 		}
-		return next(ctx)
+		return answerDeadline(next(ctx))
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		if !graphql.HasOperationContext(ctx) || graphql.GetOperationContext(ctx).Operation == nil {
@@ -93,7 +100,83 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}
-	return authenticate(o, withTimeout(o.Timeout, srv))
+	return readBody(getOnlyQueries(o.MaxTokens, authenticate(o, withTimeout(o.Timeout, srv))))
+}
+
+// answerDeadline answers a query or mutation whose deadline passed before it ran. gqlgen's
+// handler then returns nil (its end-of-stream signal), which the POST transport writes as the
+// body "null"; the client gets the timeout error instead, once.
+func answerDeadline(next graphql.ResponseHandler) graphql.ResponseHandler {
+	answered := false
+	return func(ctx context.Context) *graphql.Response {
+		if err := ctx.Err(); err != nil && !answered {
+			answered = true
+			return errorResponse(ctx, err)
+		}
+		answered = true
+		return next(ctx)
+	}
+}
+
+// introspectionOff gives introspection a clear refusal where it is disabled: gqlgen refuses
+// with a plain error that would otherwise be masked and logged as an internal one.
+func introspectionOff(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if fc := graphql.GetFieldContext(ctx); err != nil && fc != nil && (fc.Field.Name == "__schema" || fc.Field.Name == "__type") {
+		return nil, errs.New(errs.BadUserInput, "introspection is disabled on this server")
+	}
+	return res, err
+}
+
+// readBody reads a POST body before gqlgen does. httpx.MaxBytes refuses a declared
+// Content-Length over the limit at once, but a chunked body only fails while it is read, and
+// gqlgen would answer that with 200 and a generic message; here it is 413 like the other.
+func readBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				if httpx.IsBodyTooLarge(err) {
+					httpx.WriteBodyTooLarge(w)
+					return
+				}
+				httpx.WriteJSONError(w, http.StatusBadRequest, errs.BadUserInput, "could not read the request body")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// getOnlyQueries refuses, with a code, the GET requests that gqlgen's GET transport would
+// refuse with a bare message: a mutation or subscription (405: they are never sent over GET,
+// so a link cannot change anything), an unparsable URL query or undecodable variables (400).
+// Queries that do not parse are left to gqlgen, which reports them with a code.
+func getOnlyQueries(maxTokens int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			httpx.WriteJSONError(w, http.StatusBadRequest, errs.BadUserInput, "the URL query could not be parsed")
+			return
+		}
+		if v := q.Get("variables"); v != "" && !json.Valid([]byte(v)) {
+			httpx.WriteJSONError(w, http.StatusBadRequest, errs.BadUserInput, "variables could not be decoded")
+			return
+		}
+		if doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: q.Get("query")}, maxTokens); err == nil {
+			if op := doc.Operations.ForName(q.Get("operationName")); op != nil && op.Operation != ast.Query {
+				w.Header().Set("Allow", "POST")
+				httpx.WriteJSONError(w, http.StatusMethodNotAllowed, errs.BadUserInput, "only queries may be sent with GET; send "+string(op.Operation)+"s with POST")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // scope runs one response in a transaction of its own (read-only unless a mutation) with fresh
@@ -101,10 +184,11 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 func scope(ctx context.Context, o Options, next graphql.ResponseHandler) *graphql.Response {
 	oc := graphql.GetOperationContext(ctx)
 	readOnly := oc.Operation.Operation != ast.Mutation
-	ctx, op, err := o.Store.Begin(ctx, readOnly)
+	txCtx, op, err := o.Store.Begin(ctx, readOnly)
 	if err != nil {
-		return errorResponse(ctx, err)
+		return errorResponse(ctx, err) // Begin returns no context on failure
 	}
+	ctx = txCtx
 	defer op.Rollback()
 	ctx = dataloaders.NewContext(ctx, dataloaders.New(o.Store))
 	run := func(ctx context.Context) *graphql.Response { return next(ctx) }
@@ -130,6 +214,11 @@ func scope(ctx context.Context, o Options, next graphql.ResponseHandler) *graphq
 }
 
 func errorResponse(ctx context.Context, err error) *graphql.Response {
+	if cerr := ctx.Err(); cerr != nil {
+		// Past the deadline (or with the client gone), the driver's complaint about a canceled
+		// statement or an aborted transaction is only a consequence: report the cause.
+		err = cerr
+	}
 	if _, known := errs.As(err); !known {
 		err = &graph.Internal{Err: err}
 	}

@@ -4,13 +4,20 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/zerolog"
 
 	"github.com/laatu/laatu/graph"
+	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/api"
+	"github.com/laatu/laatu/internal/audit"
 	"github.com/laatu/laatu/internal/auth"
 	"github.com/laatu/laatu/internal/auth/password"
 	"github.com/laatu/laatu/internal/auth/throttle"
@@ -26,7 +33,19 @@ import (
 type App struct {
 	Store   *storage.Store
 	Hasher  *password.Hasher
+	Audit   *audit.Auditor
 	Handler http.Handler
+	closers []func() error
+}
+
+// Close stops the background work (the audit log's committer, after writing what is queued).
+// Call it after the HTTP server has stopped.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
 }
 
 // New wires the server over an open database. hasher may be nil (default parameters).
@@ -38,12 +57,56 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			return nil, err
 		}
 	}
+	a := &App{Store: store, Hasher: hasher}
+
+	// The audit log: changes are written in their own transaction (the change hook), views and
+	// security events through the group committer, all mirrored to the audit stream.
+	stream, closeStream, err := auditStream(cfg.AuditLog)
+	if err != nil {
+		return nil, err
+	}
+	a.Audit = audit.New(db, zerolog.New(stream), audit.Options{})
+	a.closers = append(a.closers, closeStream, a.Audit.Close)
+	store.OnChange(a.Audit.ChangeHook())
+
 	authn := auth.NewAuthenticator(store, auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
 	identity := auth.NewService(store, hasher, throttle.New(throttle.Config{}),
 		auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, cfg.BaseURL)
-	directives := &auth.Directives{}
+	// Security events go through the same change hooks, inside the operation's transaction
+	// where there is one (storage.Store.Emit).
+	identity.Record = func(ctx context.Context, ev auth.Event) error {
+		if ev.UserID != "" {
+			// Logins happen before the request knows its caller: the event's actor is the user.
+			p := *access.FromContext(ctx)
+			p.UserID, p.SessionID = ev.UserID, ev.SessionID
+			ctx = access.NewContext(ctx, &p)
+		}
+		return store.Emit(ctx, storage.Change{Kind: storage.ChangeKind(ev.Action), CompanyID: audit.NoCompany,
+			ObjectType: audit.KindUser, ObjectID: ev.UserID})
+	}
+	denied := func(ctx context.Context, companyID, objectType, objectID, reason string) {
+		err := store.Emit(ctx, storage.Change{Kind: audit.ActionAccessDenied, CompanyID: companyID, ObjectType: objectType,
+			ObjectID: objectID, Fields: []storage.FieldChange{{Field: "reason", After: reason}}})
+		if err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Msg("audit access denied")
+		}
+	}
+	directives := &auth.Directives{
+		Denied: func(ctx context.Context, objectType, objectID, companyID string) {
+			denied(ctx, companyID, objectType, objectID, "insufficient right")
+		},
+		// An id the caller may not see is recorded in the caller's own company: row-level
+		// security hides other companies' rows from the server's role, so their owner is unknown.
+		Probed: func(ctx context.Context, id string) {
+			company := access.FromContext(ctx).CompanyID
+			if company == "" {
+				company = audit.NoCompany
+			}
+			denied(ctx, company, "", id, "not found or not visible")
+		},
+	}
 	schema := graph.NewExecutableSchema(graph.Config{
-		Resolvers: &resolvers.Resolver{Store: store, Auth: identity},
+		Resolvers: &resolvers.Resolver{Store: store, Auth: identity, Audit: a.Audit},
 		Directives: graph.DirectiveRoot{
 			Auth: directives.Auth, Owner: directives.Owner, Shared: directives.Shared, Public: directives.Public,
 		},
@@ -52,12 +115,31 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		Store: store, Auth: authn, Logger: log, Introspection: cfg.Playground,
 		Limits:    api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases, OnceFields: []string{"login"}},
 		MaxTokens: cfg.MaxTokens, MaxErrors: cfg.MaxErrors, Timeout: cfg.RequestTimeout,
+		Hooks: api.Hooks{Scope: a.Audit.Scope, Fields: []graphql.FieldMiddleware{audit.FieldMiddleware()}},
 	})
-	h, err := httpHandler(cfg, log, store, gql)
-	if err != nil {
+	if a.Handler, err = httpHandler(cfg, log, store, gql); err != nil {
 		return nil, err
 	}
-	return &App{Store: store, Hasher: hasher, Handler: h}, nil
+	return a, nil
+}
+
+// auditStream opens where the audit stream's JSON lines go: stdout, stderr, off, or a file
+// (appended to, readable by the owner only).
+func auditStream(where string) (io.Writer, func() error, error) {
+	none := func() error { return nil }
+	switch where {
+	case "", "stdout":
+		return os.Stdout, none, nil
+	case "stderr":
+		return os.Stderr, none, nil
+	case "off":
+		return io.Discard, none, nil
+	}
+	f, err := os.OpenFile(where, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open audit log: %w", err)
+	}
+	return f, f.Close, nil
 }
 
 // httpHandler assembles the routes and the edge middleware, outermost first.

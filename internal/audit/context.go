@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -68,19 +69,20 @@ func OperationOf(oc *graphql.OperationContext) Operation {
 // left empty. The company must be set: the principal's kind and level are those in it.
 func fillFromContext(ctx context.Context, e *Event) {
 	p := access.FromContext(ctx)
+	company := strings.ToLower(e.CompanyID) // as prepare will store it
 	if e.ActorID == nil && p.Authenticated() {
 		id := p.UserID
 		e.ActorID = &id
 	}
 	if e.PrincipalKind == "" {
-		e.PrincipalKind = string(p.KindIn(e.CompanyID))
-		if e.CompanyID == NoCompany && p.Authenticated() {
+		e.PrincipalKind = string(p.KindIn(company))
+		if company == NoCompany && p.Authenticated() {
 			// Outside any company a user is neither member nor guest.
 			e.PrincipalKind = KindUser
 		}
 	}
 	if e.PrincipalLevel == "" {
-		e.PrincipalLevel = string(p.LevelIn(e.CompanyID))
+		e.PrincipalLevel = string(p.LevelIn(company))
 	}
 	if e.SessionID == "" && p != nil {
 		e.SessionID = p.SessionID

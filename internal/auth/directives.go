@@ -16,7 +16,7 @@ import (
 // not leak.
 type Directives struct {
 	// Denied, when set, is told about refusals on objects that exist, so they can be audited.
-	Denied func(ctx context.Context, objectType, objectID string)
+	Denied func(ctx context.Context, objectType, objectID, companyID string)
 	// Probed, when set, is told about ids the caller asked for but may not view (or that do not
 	// exist: the two are not told apart, not even here, since row-level security hides other
 	// companies' rows from the server's own role). The audit log records the attempt in the
@@ -150,7 +150,7 @@ func loadFolder(ctx context.Context, l *dataloaders.Loaders, id string) (target,
 
 func (d *Directives) denied(ctx context.Context, t target) {
 	if d.Denied != nil {
-		d.Denied(ctx, t.typ, t.id)
+		d.Denied(ctx, t.typ, t.id, t.company)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/auth/password"
 	"github.com/laatu/laatu/internal/auth/throttle"
@@ -156,6 +158,10 @@ func (s *Service) Logout(ctx context.Context) error {
 // RevokeSession ends one of the caller's sessions.
 func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	p := access.FromContext(ctx)
+	if _, err := uuid.Parse(id); err != nil {
+		// To the store an empty id means every session: answer it like an unknown one.
+		return errs.NotFoundf("session")
+	}
 	n, err := s.store.RevokeSessions(ctx, p.UserID, id, "")
 	if err != nil {
 		return err

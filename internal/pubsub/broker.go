@@ -60,6 +60,8 @@ type Broker struct {
 	// decoded counts events decoded from the wire, so tests can prove that routing by
 	// topic happens before decoding.
 	decoded atomic.Int64
+	// seq numbers dispatches (Event.Seq).
+	seq atomic.Uint64
 
 	// stop shuts the event source down and waits for it; nil for a local Broker.
 	stop      func()
@@ -227,6 +229,7 @@ func (b *Broker) dispatchPayload(payload string) {
 // dispatch hands ev to every subscription of its topic without blocking; the ones whose
 // buffer is full are ended with ErrSlowConsumer.
 func (b *Broker) dispatch(ev Event) {
+	ev.Seq = b.seq.Add(1)
 	var slow []*Subscription
 	b.mu.RLock()
 	for s := range b.topics[ev.Topic] {
@@ -243,9 +246,10 @@ func (b *Broker) dispatch(ev Event) {
 // resyncAll tells every subscription that events may have been missed.
 func (b *Broker) resyncAll() {
 	var slow []*Subscription
+	seq := b.seq.Add(1)
 	b.mu.RLock()
 	for topic, set := range b.topics {
-		ev := Event{Topic: topic, Kind: KindResync}
+		ev := Event{Topic: topic, Kind: KindResync, Seq: seq}
 		for s := range set {
 			select {
 			case s.ch <- ev:

@@ -30,7 +30,19 @@ type Event struct {
 	CompanyID  string `json:"companyId,omitempty"`
 	ObjectType string `json:"objectType,omitempty"`
 	ObjectID   string `json:"objectId,omitempty"`
-	FolderID   string `json:"folderId,omitempty"`
+	// FolderID is the folder the change happened in: a document's or comment's folder, or
+	// the changed folder itself.
+	FolderID string `json:"folderId,omitempty"`
+	// Path is the materialized folder path of the change (/root/child/folder/: a document's
+	// folder path, a folder's own path), so that subscribers to a folder can match changes
+	// below it without a query. Empty when it would not fit in a notification.
+	Path string `json:"path,omitempty"`
+	// DocumentID is the document a comment was added to.
+	DocumentID string `json:"documentId,omitempty"`
+	// Seq numbers the dispatches of one Broker: every subscription that receives the same
+	// dispatch sees the same Seq, so that work done for one event can be shared among its
+	// subscribers. It is set by the Broker and never sent.
+	Seq uint64 `json:"-"`
 }
 
 // CompanyTopic is the topic of changes to the objects of one company.

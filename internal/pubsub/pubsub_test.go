@@ -163,6 +163,10 @@ func recv(t *testing.T, s *Subscription) Event {
 		if !ok {
 			t.Fatalf("subscription ended: %v", s.Err())
 		}
+		if ev.Seq == 0 {
+			t.Fatalf("event without a dispatch number: %+v", ev)
+		}
+		ev.Seq = 0 // compared by value below; TestSeq checks the numbers
 		return ev
 	case <-time.After(wait):
 		t.Fatalf("no event within %s", wait)
@@ -314,6 +318,7 @@ func TestFanOut(t *testing.T) {
 			for i, s := range subs {
 				select {
 				case got := <-s.C():
+					got.Seq = 0
 					if got != want {
 						t.Fatalf("subscriber %d got %+v", i, got)
 					}
@@ -322,6 +327,33 @@ func TestFanOut(t *testing.T) {
 				}
 			}
 			t.Logf("%d subscribers received in %s", n, time.Since(start))
+		})
+	}
+}
+
+func TestSeqNumbersDispatches(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b, pub, db := be.open(t)
+			topic := CompanyTopic("A")
+			s1, s2 := subscribe(t, b, topic, 4), subscribe(t, b, topic, 4)
+			publish(t, db, pub, change(topic, "x"))
+			publish(t, db, pub, change(topic, "y"))
+			next := func(s *Subscription) uint64 {
+				t.Helper()
+				select {
+				case ev := <-s.C():
+					return ev.Seq
+				case <-time.After(wait):
+					t.Fatalf("no event within %s", wait)
+				}
+				return 0
+			}
+			a1, a2 := next(s1), next(s1)
+			b1, b2 := next(s2), next(s2)
+			if a1 == 0 || a1 != b1 || a2 != b2 || a2 <= a1 {
+				t.Fatalf("dispatch numbers %d,%d and %d,%d: want one number per dispatch, increasing", a1, a2, b1, b2)
+			}
 		})
 	}
 }

@@ -92,3 +92,16 @@ func (c *conn) saveVersion(ctx context.Context, objectType, objectID, companyID 
 	}
 	return nil
 }
+
+// Emit sends an event that is not a change of a stored object (a login, a denied attempt)
+// through the change hooks, so that it is audited like one. Within a mutation it joins the
+// operation's transaction in a savepoint of its own: it commits with the operation even when
+// the field that emitted it fails, and it never waits for a lock that transaction holds (on
+// SQLite the one writer). Within a query, whose transaction is read-only, it writes in a
+// transaction of its own.
+func (s *Store) Emit(ctx context.Context, ch Change) error {
+	if op, ok := ctx.Value(opKey{}).(*Op); ok && op.readOnly {
+		ctx = context.WithValue(ctx, opKey{}, (*Op)(nil))
+	}
+	return s.write(ctx, func(c *conn) error { return c.emit(ctx, ch) })
+}

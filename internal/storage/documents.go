@@ -52,6 +52,11 @@ type DocumentFilter struct {
 }
 
 func (f DocumentFilter) apply(c *conn, q scoped) scoped {
+	// A malformed id matches nothing, like an unknown one (PostgreSQL would refuse to compare
+	// it with a uuid column).
+	if (f.FolderID != nil && !validID(*f.FolderID)) || (f.TemplateID != nil && !validID(*f.TemplateID)) {
+		return q.Where("1 = 0")
+	}
 	if f.FolderID != nil {
 		if f.IncludeSubfolders {
 			q = q.Where("document.folder_path LIKE (SELECT ff.path FROM folders AS ff WHERE ff.id = ? AND ff.company_id = document.company_id) || '%'", *f.FolderID)

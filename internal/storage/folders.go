@@ -78,10 +78,14 @@ func (s *Store) Folders(ctx context.Context, f FolderFilter, sort FolderSort, pa
 		spec = folderSorts[FolderNameAsc]
 	}
 	filter := func(c *conn, q scoped) scoped {
-		if f.Roots {
+		if f.Roots && c.p.CompanyID == "" {
+			q = q.Where("1 = 0") // a guest has no top-level folders; '' is no uuid on PostgreSQL
+		} else if f.Roots {
 			q = q.Where("folder.parent_id IS NULL AND folder.company_id = ?", c.p.CompanyID)
 		}
-		if f.ParentID != nil {
+		if f.ParentID != nil && !validID(*f.ParentID) {
+			q = q.Where("1 = 0") // malformed: matches nothing, like an unknown id
+		} else if f.ParentID != nil {
 			q = q.Where("folder.parent_id = ?", *f.ParentID)
 		}
 		if f.NameContains != nil && *f.NameContains != "" {

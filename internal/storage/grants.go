@@ -150,7 +150,7 @@ func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g
 
 // GrantsOn lists the grants on a folder or document; it needs MANAGE on it.
 func (s *Store) GrantsOn(ctx context.Context, objectID string) ([]*Grant, error) {
-	var out []*Grant
+	out := []*Grant{} // an empty list, not null: null would read as a denial
 	err := s.read(ctx, func(c *conn) error {
 		obj, err := c.object(ctx, objectID)
 		if err != nil {
@@ -172,7 +172,7 @@ func (s *Store) GrantsOn(ctx context.Context, objectID string) ([]*Grant, error)
 
 // SharedWithMe lists the caller's unexpired grants, in every company.
 func (s *Store) SharedWithMe(ctx context.Context) ([]*Grant, error) {
-	var out []*Grant
+	out := []*Grant{} // an empty list, not null: null would read as a denial
 	err := s.read(ctx, func(c *conn) error {
 		return c.from(grantsTable, &out).Where("grnt.grantee_id = ? AND (grnt.expires_at IS NULL OR grnt.expires_at > ?)", c.p.UserID, c.now).
 			OrderExpr("grnt.created_at DESC, grnt.id").Limit(MaxPageSize * 10).Scan(ctx)

@@ -237,6 +237,9 @@ func (s *Store) DisableUser(ctx context.Context, userID string) error {
 		if !c.p.Level.AtLeast(access.Admin) {
 			return errs.New(errs.Forbidden, "only admins disable users")
 		}
+		if !validID(userID) {
+			return errs.NotFoundf("member")
+		}
 		if userID == c.p.UserID {
 			return errs.Invalid("userId", "you cannot disable yourself")
 		}

@@ -183,7 +183,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(c *conn) error) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if op, ok := ctx.Value(opKey{}).(*Op); ok {
+	if op, ok := ctx.Value(opKey{}).(*Op); ok && op != nil {
 		op.mu.Lock()
 		defer op.mu.Unlock()
 		if op.done {

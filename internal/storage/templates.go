@@ -15,7 +15,7 @@ import (
 // template loads a document template of companyID that the caller may use.
 func (c *conn) template(ctx context.Context, id, companyID string) (*DocumentTemplate, error) {
 	if !validID(id) {
-		return nil, errs.Invalid("templateId", "no such template")
+		return nil, errs.NotFoundf("template")
 	}
 	t := new(DocumentTemplate)
 	err := c.from(templatesTable, t).Where("template.id = ? AND template.company_id = ?", id, companyID).Scan(ctx)

@@ -101,6 +101,9 @@ func (s *Store) SetLevel(ctx context.Context, userID string, level access.Level)
 		if !c.p.Level.AtLeast(access.Admin) && !c.p.System() {
 			return errs.New(errs.Forbidden, "only admins change levels")
 		}
+		if !validID(userID) {
+			return errs.NotFoundf("member")
+		}
 		m := new(Membership)
 		if err := c.from(membershipsTable, m).Where("membership.company_id = ? AND membership.user_id = ?", c.p.CompanyID, userID).Scan(ctx); err != nil {
 			return notFound(err, "member")
@@ -131,6 +134,9 @@ func (s *Store) RemoveMember(ctx context.Context, userID string) error {
 	return s.write(ctx, func(c *conn) error {
 		if !c.p.Level.AtLeast(access.Admin) && !c.p.System() {
 			return errs.New(errs.Forbidden, "only admins remove members")
+		}
+		if !validID(userID) {
+			return errs.NotFoundf("member")
 		}
 		m := new(Membership)
 		if err := c.from(membershipsTable, m).Where("membership.company_id = ? AND membership.user_id = ?", c.p.CompanyID, userID).Scan(ctx); err != nil {

@@ -53,6 +53,7 @@ func NewOn(t testing.TB, db *testdb.DB, opts ...Option) *Server {
 		t.Fatal(err)
 	}
 	cfg.LogLevel = "error"
+	cfg.AuditLog = "off"
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -70,7 +71,12 @@ func NewOn(t testing.TB, db *testdb.DB, opts ...Option) *Server {
 		t.Fatalf("seed: %v", err)
 	}
 	hs := httptest.NewServer(a.Handler)
-	t.Cleanup(hs.Close)
+	t.Cleanup(func() {
+		hs.Close()
+		if err := a.Close(); err != nil {
+			t.Errorf("close app: %v", err)
+		}
+	})
 	return &Server{DB: db, App: a, Config: cfg, URL: hs.URL, Demo: demo, tokens: map[string]string{}}
 }
 

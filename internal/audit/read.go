@@ -1,0 +1,198 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/errs"
+	"github.com/laatu/laatu/internal/storage"
+)
+
+// Filter narrows a company's events. Empty fields do not filter.
+type Filter struct {
+	// ActorID keeps the events of one user.
+	ActorID string
+	// ObjectID keeps the events about one object.
+	ObjectID string
+	// Action keeps one action (VIEW, UPDATE, LOGIN, ...).
+	Action string
+	// From keeps events at or after it; To keeps events before it.
+	From, To *time.Time
+	// IP keeps events from one client address.
+	IP string
+}
+
+// Events returns one page of a company's events, newest first, after the cursor after (empty
+// for the first page). first is the page size: 0 to storage.MaxPageSize, where a negative value
+// means the default. The caller must be an ADMIN of companyID (or the system); the resolver's
+// @auth(level: ADMIN) checks it first, Events checks it again, and row-level security admits
+// only companyID's rows. Reading the log is itself audited: Events adds a view of the company's
+// AUDIT_LOG to the Collector in ctx.
+func (a *Auditor) Events(ctx context.Context, companyID string, f Filter, first int, after string) (*storage.Page[*Event], error) {
+	p := access.FromContext(ctx)
+	if company, err := normalizeID("company id", companyID); err != nil || (!p.System() && p.LevelIn(company) != access.Admin) {
+		return nil, errs.New(errs.Forbidden, "only admins of the company read its audit log")
+	}
+	page, err := a.page(ctx, companyID, f, first, after)
+	if err == nil {
+		if c := CollectorFrom(ctx); c != nil {
+			c.Add(companyID, ObjectAuditLog, companyID, "auditEvents")
+		}
+	}
+	return page, err
+}
+
+// Trail returns one page of the events about one object of companyID, newest first. Whether
+// the caller may MANAGE the object is for the caller to check (the resolver's @shared(level:
+// MANAGE) directive), as is finding the object's company. Reading a trail adds a view of the
+// object's "auditTrail" to the Collector in ctx.
+func (a *Auditor) Trail(ctx context.Context, companyID, objectID string, first int, after string) (*storage.Page[*Event], error) {
+	if access.FromContext(ctx) == nil {
+		return nil, storage.ErrNoScope
+	}
+	page, err := a.page(ctx, companyID, Filter{ObjectID: objectID}, first, after)
+	if err == nil {
+		if c := CollectorFrom(ctx); c != nil {
+			c.Add(companyID, ObjectAuditLog, objectID, "auditTrail")
+		}
+	}
+	return page, err
+}
+
+func (a *Auditor) page(ctx context.Context, companyID string, f Filter, first int, after string) (*storage.Page[*Event], error) {
+	company, err := normalizeID("company id", companyID)
+	if err != nil {
+		return nil, errs.NotFoundf("company")
+	}
+	if first < 0 {
+		first = storage.DefaultPageSize
+	}
+	if first > storage.MaxPageSize {
+		return nil, errs.Invalid("first", "first must be between 0 and %d", storage.MaxPageSize)
+	}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	var afterSeq int64
+	if after != "" {
+		if afterSeq, err = decodeCursor(after); err != nil {
+			return nil, err
+		}
+	}
+	var events []*Event
+	err = readTx(ctx, a.db, company, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewSelect().Model(&events).Where("company_id = ?", company).Apply(f.apply)
+		if afterSeq > 0 {
+			q = q.Where("seq < ?", afterSeq)
+		}
+		return q.OrderExpr("seq DESC").Limit(int64(first) + 1).Scan(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: read events: %w", err)
+	}
+	page := &storage.Page[*Event]{Items: events}
+	if len(events) > first {
+		page.Items, page.HasNext = events[:first], true
+	}
+	page.Cursors = make([]string, len(page.Items))
+	for i, e := range page.Items {
+		e.afterScan()
+		page.Cursors[i] = encodeCursor(e)
+	}
+	page.Total = func() (int, error) {
+		var n int
+		err := readTx(ctx, a.db, company, func(ctx context.Context, tx bun.Tx) error {
+			c, err := tx.NewSelect().Model((*Event)(nil)).Where("company_id = ?", company).Apply(f.apply).Count(ctx)
+			n = int(c)
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("audit: count events: %w", err)
+		}
+		return n, nil
+	}
+	return page, nil
+}
+
+func (f Filter) validate() error {
+	if f.ActorID != "" {
+		if _, err := uuid.Parse(f.ActorID); err != nil {
+			return errs.Invalid("filter.actor", "actor is not a user id")
+		}
+	}
+	if f.IP != "" {
+		if _, err := netip.ParseAddr(f.IP); err != nil {
+			return errs.Invalid("filter.ip", "ip is not an IP address")
+		}
+	}
+	return nil
+}
+
+func (f Filter) apply(q *bun.SelectQuery) *bun.SelectQuery {
+	if f.ActorID != "" {
+		id, _ := normalizeID("actor", f.ActorID)
+		q = q.Where("actor_id = ?", id)
+	}
+	if f.ObjectID != "" {
+		q = q.Where("object_id = ?", f.ObjectID)
+	}
+	if f.Action != "" {
+		q = q.Where("action = ?", f.Action)
+	}
+	if f.From != nil {
+		q = q.Where("occurred_at >= ?", f.From.UTC())
+	}
+	if f.To != nil {
+		q = q.Where("occurred_at < ?", f.To.UTC())
+	}
+	if f.IP != "" {
+		ip, _ := netip.ParseAddr(f.IP)
+		q = q.Where("client_ip = ?", ip.String())
+	}
+	return q
+}
+
+// readTx runs fn in a read-only transaction in which row-level security admits company.
+func readTx(ctx context.Context, db *database.DB, company string, fn func(ctx context.Context, tx bun.Tx) error) error {
+	var opts *sql.TxOptions
+	if db.Dialect == database.Postgres {
+		opts = &sql.TxOptions{ReadOnly: true}
+	}
+	return db.Reader.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
+		if err := setCompany(ctx, tx, db.Dialect, company); err != nil {
+			return err
+		}
+		return fn(ctx, tx)
+	})
+}
+
+// The cursor has the shape of storage's cursors ({"k": key, "i": id}), so that
+// storage.NewPageArgs accepts it too; the key is the event's seq.
+type cursor struct {
+	Key int64  `json:"k"`
+	ID  string `json:"i"`
+}
+
+func encodeCursor(e *Event) string {
+	b, _ := json.Marshal(cursor{Key: e.Seq, ID: e.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (int64, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 1024 || json.Unmarshal(b, &c) != nil || c.Key <= 0 {
+		return 0, errs.Invalid("after", "after is not a cursor returned by this list")
+	}
+	return c.Key, nil
+}
