@@ -48,8 +48,21 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
+// Option changes how New wires the server.
+type Option func(*options)
+
+type options struct{ noViewAudit bool }
+
+// WithoutViewAudit leaves views out of the audit log. It exists only so that a benchmark can
+// measure what recording views costs; the server never uses it.
+func WithoutViewAudit() Option { return func(o *options) { o.noViewAudit = true } }
+
 // New wires the server over an open database. hasher may be nil (default parameters).
-func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *database.DB, hasher *password.Hasher) (*App, error) {
+func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *database.DB, hasher *password.Hasher, opts ...Option) (*App, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	store := storage.New(db)
 	if hasher == nil {
 		var err error
@@ -65,7 +78,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	if err != nil {
 		return nil, err
 	}
-	a.Audit = audit.New(db, zerolog.New(stream), audit.Options{})
+	a.Audit = audit.New(db, zerolog.New(stream), audit.Options{Window: -1})
 	a.closers = append(a.closers, closeStream, a.Audit.Close)
 	store.OnChange(a.Audit.ChangeHook())
 
@@ -115,12 +128,19 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		Store: store, Auth: authn, Logger: log, Introspection: cfg.Playground,
 		Limits:    api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases, OnceFields: []string{"login"}},
 		MaxTokens: cfg.MaxTokens, MaxErrors: cfg.MaxErrors, Timeout: cfg.RequestTimeout,
-		Hooks: api.Hooks{Scope: a.Audit.Scope, Fields: []graphql.FieldMiddleware{audit.FieldMiddleware()}},
+		Hooks: viewAudit(a.Audit, !o.noViewAudit),
 	})
 	if a.Handler, err = httpHandler(cfg, log, store, gql); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+func viewAudit(a *audit.Auditor, on bool) api.Hooks {
+	if !on {
+		return api.Hooks{}
+	}
+	return api.Hooks{Scope: a.Scope, Fields: []graphql.FieldMiddleware{audit.FieldMiddleware()}}
 }
 
 // auditStream opens where the audit stream's JSON lines go: stdout, stderr, off, or a file

@@ -48,6 +48,12 @@ func New(t testing.TB, opts ...Option) *Server {
 // NewOn starts a server over db.
 func NewOn(t testing.TB, db *testdb.DB, opts ...Option) *Server {
 	t.Helper()
+	return NewWith(t, db, nil, opts...)
+}
+
+// NewWith starts a server over db, wired with appOpts.
+func NewWith(t testing.TB, db *testdb.DB, appOpts []app.Option, opts ...Option) *Server {
+	t.Helper()
 	cfg, _, err := config.Load("test", nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +68,7 @@ func NewOn(t testing.TB, db *testdb.DB, opts ...Option) *Server {
 		t.Fatal(err)
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel)
-	a, err := app.New(context.Background(), cfg, log, db.App, hasher)
+	a, err := app.New(context.Background(), cfg, log, db.App, hasher, appOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
