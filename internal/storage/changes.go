@@ -64,6 +64,14 @@ func (c *conn) changed(ctx context.Context, kind ChangeKind, o Object, fields ..
 }
 
 func (c *conn) emit(ctx context.Context, ch Change) error {
+	// The hooks append to the change's company (its audit chain); row-level security must let
+	// them read and write there for the duration, whichever company the caller acts in.
+	if ch.CompanyID != "" && ch.CompanyID != c.p.CompanyID {
+		if err := c.s.setTenant(ctx, c.db, ch.CompanyID, c.p.UserID); err != nil {
+			return err
+		}
+		defer func() { _ = c.s.setTenant(context.WithoutCancel(ctx), c.db, c.p.CompanyID, c.p.UserID) }()
+	}
 	for _, h := range c.s.hooks {
 		if err := h(ctx, c.db, ch, c.afterCommit); err != nil {
 			return fmt.Errorf("%s %s: %w", ch.Kind, ch.ObjectType, err)
