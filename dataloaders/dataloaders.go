@@ -24,6 +24,7 @@ type Loaders struct {
 	Folders   *dataloadgen.Loader[string, *storage.Folder]
 	Documents *dataloadgen.Loader[string, *storage.Document]
 	Templates *dataloadgen.Loader[string, *storage.DocumentTemplate]
+	Comments  *dataloadgen.Loader[string, *storage.Comment]
 	// FolderDocuments pages the documents of many folders at once, for Folder.documents.
 	FolderDocuments      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Document]]
 	FolderDocumentCounts *dataloadgen.Loader[ListKey, int]
@@ -74,6 +75,7 @@ func New(store *storage.Store) *Loaders {
 		Folders:   dataloadgen.NewMappedLoader(store.FoldersByID, opts...),
 		Documents: dataloadgen.NewMappedLoader(store.DocumentsByID, opts...),
 		Templates: dataloadgen.NewMappedLoader(store.TemplatesByID, opts...),
+		Comments:  dataloadgen.NewMappedLoader(store.CommentsByID, opts...),
 		FolderDocuments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Document], error) {
 			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Document], error) {
 				return store.DocumentsByFolder(ctx, ids, a.Filter, a.Sort, a.Page)

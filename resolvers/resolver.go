@@ -144,3 +144,20 @@ func done(err error) (*bool, error) {
 	ok := true
 	return &ok, nil
 }
+
+// visibleUser returns a user that the caller may look up by id: itself, or a fellow member of
+// the active company. Anyone else is NOT_FOUND, like an id that exists nowhere.
+func (r *Resolver) visibleUser(ctx context.Context, id string) (model.Node, bool, error) {
+	l := dataloaders.For(ctx)
+	if id != access.FromContext(ctx).UserID {
+		colleague, err := l.Colleagues.Load(ctx, id)
+		if err != nil || !colleague {
+			return nil, false, nil
+		}
+	}
+	u, err := l.Users.Load(ctx, id)
+	if dataloaders.Missing(err) {
+		return nil, false, nil
+	}
+	return u, err == nil, err
+}

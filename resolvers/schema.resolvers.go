@@ -21,20 +21,24 @@ func (r *mutationResolver) Ping(ctx context.Context) (bool, error) {
 
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
 	l := dataloaders.For(ctx)
-	if d, err := l.Documents.Load(ctx, id); err == nil {
-		return d, nil
-	} else if !dataloaders.Missing(err) {
-		return nil, err
+	found := func(v any, err error) (model.Node, bool, error) {
+		if dataloaders.Missing(err) {
+			return nil, false, nil
+		}
+		return v, err == nil, err
 	}
-	if f, err := l.Folders.Load(ctx, id); err == nil {
-		return f, nil
-	} else if !dataloaders.Missing(err) {
-		return nil, err
+	lookups := []func() (model.Node, bool, error){
+		func() (model.Node, bool, error) { return found(l.Documents.Load(ctx, id)) },
+		func() (model.Node, bool, error) { return found(l.Folders.Load(ctx, id)) },
+		func() (model.Node, bool, error) { return found(l.Templates.Load(ctx, id)) },
+		func() (model.Node, bool, error) { return found(l.Comments.Load(ctx, id)) },
+		func() (model.Node, bool, error) { return found(l.Companies.Load(ctx, id)) },
+		func() (model.Node, bool, error) { return r.visibleUser(ctx, id) },
 	}
-	if t, err := l.Templates.Load(ctx, id); err == nil {
-		return t, nil
-	} else if !dataloaders.Missing(err) {
-		return nil, err
+	for _, lookup := range lookups {
+		if n, ok, err := lookup(); err != nil || ok {
+			return n, err
+		}
 	}
 	return nil, notFound("node")
 }

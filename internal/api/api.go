@@ -100,7 +100,7 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}
-	return readBody(getOnlyQueries(o.MaxTokens, authenticate(o, withTimeout(o.Timeout, srv))))
+	return readBody(getOnlyQueries(o.MaxTokens, withTimeout(o.Timeout, authenticate(o, srv))))
 }
 
 // answerDeadline answers a query or mutation whose deadline passed before it ran. gqlgen's
@@ -184,7 +184,12 @@ func getOnlyQueries(maxTokens int, next http.Handler) http.Handler {
 func scope(ctx context.Context, o Options, next graphql.ResponseHandler) *graphql.Response {
 	oc := graphql.GetOperationContext(ctx)
 	readOnly := oc.Operation.Operation != ast.Mutation
-	txCtx, op, err := o.Store.Begin(ctx, readOnly)
+	begin := o.Store.Begin
+	if oc.Operation.Operation == ast.Subscription {
+		// A subscription's response waits here for its next event: no connection meanwhile.
+		begin = o.Store.BeginOnUse
+	}
+	txCtx, op, err := begin(ctx, readOnly)
 	if err != nil {
 		return errorResponse(ctx, err) // Begin returns no context on failure
 	}
