@@ -65,8 +65,10 @@ func validID(id string) bool {
 // Op is the transaction of one GraphQL operation. gqlgen resolves fields in parallel and a
 // PostgreSQL connection carries one query at a time, so its queries are serialized by mu.
 type Op struct {
-	mu          sync.Mutex
-	tx          bun.Tx
+	mu sync.Mutex
+	tx bun.Tx
+	// begin starts tx at the first query of an Op from BeginOnUse; nil once it has.
+	begin       func() (bun.Tx, error)
 	readOnly    bool
 	afterCommit []func()
 	done        bool
@@ -91,6 +93,32 @@ func (s *Store) Begin(ctx context.Context, readOnly bool) (context.Context, *Op,
 	return context.WithValue(ctx, opKey{}, op), op, nil
 }
 
+// BeginOnUse is Begin for the responses of a subscription, each of which waits for its event
+// inside its operation scope: the transaction starts with the first query, so that a stream
+// waiting for its next event holds no connection and no snapshot.
+func (s *Store) BeginOnUse(ctx context.Context, readOnly bool) (context.Context, *Op, error) {
+	p := access.FromContext(ctx)
+	if p == nil {
+		return nil, nil, ErrNoScope
+	}
+	op := &Op{readOnly: readOnly, company: p.CompanyID, user: p.UserID}
+	op.begin = func() (bun.Tx, error) { return s.beginTx(ctx, readOnly, p) }
+	return context.WithValue(ctx, opKey{}, op), op, nil
+}
+
+// started begins the transaction of an Op from BeginOnUse, once. It runs under op.mu.
+func (op *Op) started() error {
+	if op.begin == nil {
+		return nil
+	}
+	tx, err := op.begin()
+	if err != nil {
+		return err
+	}
+	op.tx, op.begin = tx, nil
+	return nil
+}
+
 // Commit commits the operation and then runs what was registered to happen after commit
 // (publishing change notifications on SQLite).
 func (op *Op) Commit() error {
@@ -100,6 +128,9 @@ func (op *Op) Commit() error {
 		return nil
 	}
 	op.done = true
+	if op.begin != nil {
+		return nil // no query ran: nothing to commit
+	}
 	if err := op.tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -115,7 +146,9 @@ func (op *Op) Rollback() {
 	defer op.mu.Unlock()
 	if !op.done {
 		op.done = true
-		_ = op.tx.Rollback()
+		if op.begin == nil {
+			_ = op.tx.Rollback()
+		}
 	}
 }
 
@@ -188,6 +221,9 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(c *conn) error) 
 		defer op.mu.Unlock()
 		if op.done {
 			return errors.New("storage: operation transaction already ended")
+		}
+		if err := op.started(); err != nil {
+			return err
 		}
 		// A call that acts for someone else than the operation's caller (the system, or the
 		// user who is logging in) switches the tenant settings for its duration.
