@@ -253,6 +253,12 @@ func authenticate(o Options, next http.Handler) http.Handler {
 		if tok := auth.BearerToken(r.Header.Get("Authorization")); tok != "" {
 			var err error
 			p, err = o.Auth.Authenticate(ctx, tok, r.Header.Get("X-Company-ID"))
+			if err != nil && ctx.Err() != nil {
+				// The deadline passed (or the client left) while the session was looked up:
+				// answer like any operation stopped by its deadline, not as a server fault.
+				writeResponse(w, errorResponse(ctx, err))
+				return
+			}
 			if err != nil {
 				status := http.StatusUnauthorized
 				if errs.KindOf(err) != errs.Unauthenticated {
@@ -268,6 +274,12 @@ func authenticate(o Options, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(access.NewContext(ctx, p)))
 	})
+}
+
+// writeResponse writes a GraphQL response outside gqlgen's transports, as they would.
+func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
 }
 
 // withTimeout bounds queries and mutations; streams (WebSocket, SSE) live as long as the client.

@@ -410,24 +410,6 @@ func TestFoundationHTTPEdge(t *testing.T) {
 	})
 }
 
-func TestFoundationReadyzWithoutDatabase(t *testing.T) {
-	t.Parallel()
-	s := testserver.New(t)
-	if err := s.DB.App.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
-		res, err := http.Get(s.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != want {
-			t.Errorf("%s with the database gone: %d, want %d", path, res.StatusCode, want)
-		}
-	}
-}
-
 func TestFoundationModes(t *testing.T) {
 	t.Parallel()
 	dev := testserver.New(t)
@@ -475,6 +457,21 @@ func TestFoundationModes(t *testing.T) {
 	res := prod.Do(t, testserver.Request{Query: `{ folderz { totalCount } }`, Token: token}, nil)
 	if e := fOne(t, res, "BAD_USER_INPUT"); strings.Contains(e.Message, "Did you mean") {
 		t.Errorf("prod suggests: %q", e.Message)
+	}
+
+	// Without its database the process is alive but not ready.
+	if err := dev.DB.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
+		if status, body := get(prod.URL + path); status != want {
+			t.Errorf("%s with the database gone: %d %s, want %d", path, status, body, want)
+		}
+	}
+	res = prod.Do(t, testserver.Request{Query: `{ viewer { level } }`}, nil)
+	fSafe(t, res)
+	if len(res.Errors) == 0 || res.Errors[0].Code() != "INTERNAL" {
+		t.Errorf("a query without the database: %d %+v", res.Status, res.Errors)
 	}
 }
 

@@ -286,6 +286,8 @@ func TestFoundationNestedRead(t *testing.T) {
 			t.Error("member sees the restricted folder")
 		}
 	}
+
+	t.Run("node", func(t *testing.T) { fCheckNode(t, s, who) })
 }
 
 func TestFoundationDocumentFilters(t *testing.T) {
@@ -480,9 +482,9 @@ func TestFoundationSorting(t *testing.T) {
 	}
 	rank := fCollation(t, s, titles)
 
-	docQuery := `query($sort: DocumentSort, $after: String) { documents(first: 7, sort: $sort, after: $after) {
+	docQuery := `query($sort: DocumentSort, $after: String) { documents(first: 10, sort: $sort, after: $after) {
 		totalCount pageInfo { hasNextPage endCursor } nodes { id } } }`
-	nestedQuery := `query($id: ID!, $sort: DocumentSort, $after: String) { folder(id: $id) { documents(first: 3, sort: $sort, after: $after) {
+	nestedQuery := `query($id: ID!, $sort: DocumentSort, $after: String) { folder(id: $id) { documents(first: 5, sort: $sort, after: $after) {
 		totalCount pageInfo { hasNextPage endCursor } nodes { id } } } }`
 	type conn struct {
 		TotalCount int
@@ -511,13 +513,13 @@ func TestFoundationSorting(t *testing.T) {
 					wantNested = append(wantNested, d.ID)
 				}
 			}
-			fPageThrough(t, want, 7, func(after any) ([]string, int, *string, bool) {
+			fPageThrough(t, want, 10, func(after any) ([]string, int, *string, bool) {
 				var data struct{ Documents conn }
 				fOK(t, s, who.Admin, docQuery, map[string]any{"sort": sc.sort, "after": after}, &data)
 				c := data.Documents
 				return ids(c), c.TotalCount, c.PageInfo.EndCursor, c.PageInfo.HasNextPage
 			})
-			fPageThrough(t, wantNested, 3, func(after any) ([]string, int, *string, bool) {
+			fPageThrough(t, wantNested, 5, func(after any) ([]string, int, *string, bool) {
 				var data struct{ Folder struct{ Documents conn } }
 				fOK(t, s, who.Admin, nestedQuery, map[string]any{"id": foundations, "sort": sc.sort, "after": after}, &data)
 				c := data.Folder.Documents
@@ -612,10 +614,8 @@ func TestFoundationSorting(t *testing.T) {
 	}
 }
 
-func TestFoundationNode(t *testing.T) {
-	t.Parallel()
-	s := testserver.New(t)
-	who := fLogins(t, s)
+// fCheckNode checks node(id:) for each kind of object it resolves, and for ids it must not.
+func fCheckNode(t *testing.T, s *testserver.Server, who fAcme) {
 	folders := fFolders(t, s, who.Admin)
 	templates := fTemplates(t, s, who.Admin)
 	all := fAllDocuments(t, s, who.Admin)

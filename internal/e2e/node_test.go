@@ -19,7 +19,11 @@ func TestNodeKinds(t *testing.T) {
 				Comments struct{ Nodes []struct{ ID string } }
 			}
 		}
-		Members struct{ Edges []struct{ Node struct{ User struct{ ID string } } } }
+		Members struct {
+			Edges []struct {
+				Node struct{ User struct{ ID string } }
+			}
+		}
 	}
 	testserver.MustOK(t, s.Do(t, testserver.Request{Token: manager, Query: `{ viewer { user { id } }
 		documents(first: 20) { nodes { company { id } comments { nodes { id } } } }
@@ -31,11 +35,17 @@ func TestNodeKinds(t *testing.T) {
 		}
 	}
 	betaAdmin := s.Login(t, "admin@beta.test")
-	var beta struct{ Viewer struct{ User struct{ ID string } } }
+	var beta struct {
+		Viewer struct{ User struct{ ID string } }
+	}
 	testserver.MustOK(t, s.Do(t, testserver.Request{Token: betaAdmin, Query: `{ viewer { user { id } } }`}, &beta))
 
 	node := func(id string) (string, []string) {
-		var out struct{ Node *struct{ Typename string `json:"__typename"` } }
+		var out struct {
+			Node *struct {
+				Typename string `json:"__typename"`
+			}
+		}
 		res := s.Do(t, testserver.Request{Token: manager, Query: `query($id: ID!) { node(id: $id) { __typename } }`,
 			Variables: map[string]any{"id": id}}, &out)
 		if out.Node == nil {

@@ -94,8 +94,8 @@ func TestFoundationNoNPlusOne(t *testing.T) {
 
 	addFolders(0, 2, 2)
 	small, smallRows := measure(1, 1, 1)
-	addFolders(2, 8, 5)
-	large, largeRows := measure(8, 5, 2)
+	addFolders(2, 6, 4)
+	large, largeRows := measure(6, 4, 2)
 	if largeRows < 10*smallRows {
 		t.Fatalf("the larger read holds only %d rows against %d", largeRows, smallRows)
 	}

@@ -22,7 +22,7 @@ type scopeWorld struct {
 	adminA, memberA, adminB, guest *access.Principal
 	// openA holds 3 documents, restrictedA 2 (in a restricted folder), B 4.
 	openA, restrictedA, docsB []string
-	folderA, folderRestricted    string
+	folderA, folderRestricted string
 	// sharedA is the document of openA on which the guest holds a VIEW grant (and nothing above).
 	sharedA string
 }
