@@ -146,7 +146,8 @@ type Facts struct {
 }
 
 // Can returns the principal's effective right on an object, following DESIGN.md:
-//  1. ADMIN of the object's company, or its owner: MANAGE.
+//  1. ADMIN of the object's company, or its owner: MANAGE. Membership and ownership count in
+//     the active company only (p.CompanyID); in any other company the principal is a guest.
 //  2. Otherwise the highest unexpired grant on the object or on a folder above it.
 //  3. Otherwise, for a MANAGER or MEMBER when nothing on the way down is restricted:
 //     MANAGER gets EDIT, MEMBER gets VIEW. (What they own is covered by rule 1.)
@@ -160,13 +161,14 @@ func Can(p *Principal, f Facts) Right {
 	if !p.Authenticated() {
 		return None
 	}
-	// Membership counts in the active company only, as in the storage filter and row-level
-	// security; elsewhere (a foreign X-Company-ID included) the principal is a guest.
+	// Membership (and with it ownership) counts in the active company only, as in the storage
+	// filter and row-level security; elsewhere, a foreign X-Company-ID included, the principal
+	// is a guest and reaches the company through its grants alone.
 	var level Level
 	if f.CompanyID == p.CompanyID {
 		level = p.Level
 	}
-	if level == Admin || f.OwnerID == p.UserID {
+	if level == Admin || level != "" && f.OwnerID == p.UserID {
 		return Manage
 	}
 	right := None

@@ -276,12 +276,15 @@ var aAdmins = map[aWho]string{aAdmin: aData, aBAdmin: aData}
 
 // aRows expands the object operations over the objects and adds the rows of the fields that act
 // on no folder or document.
-func aRows(w *aWorld, objects []*aObject) []aRow {
+func aRows(objects []*aObject) []aRow {
 	var rows []aRow
 	for _, op := range aObjectOps() {
 		for _, o := range objects {
 			if (o.folder && !op.folders) || (!o.folder && !op.documents) {
 				continue
+			}
+			if op.folders && op.documents && o.company == "" && !o.folder {
+				continue // one random id is enough for an operation on both kinds
 			}
 			name := op.name
 			if name == "" {
@@ -313,26 +316,19 @@ func aRows(w *aWorld, objects []*aObject) []aRow {
 		}
 		return id
 	}
-	userArg := func(id func(testing.TB, *aWorld) string, extra map[string]any) func(testing.TB, *aWorld, aWho) map[string]any {
-		return func(t testing.TB, w *aWorld, _ aWho) map[string]any {
-			m := map[string]any{"u": id(t, w)}
-			for k, v := range extra {
-				m[k] = v
-			}
-			return m
-		}
+	userArg := func(id func(testing.TB, *aWorld) string) func(testing.TB, *aWorld, aWho) map[string]any {
+		return func(t testing.TB, w *aWorld, _ aWho) map[string]any { return map[string]any{"u": id(t, w)} }
 	}
 	randomUser := func(testing.TB, *aWorld) string { return uuid.NewString() }
-	acmeAdmin := func(testing.TB, *aWorld) string { return w.users["admin@acme.test"] }
-	betaAdmin := func(testing.TB, *aWorld) string { return w.users["admin@beta.test"] }
-	members := map[aWho]string{aAdmin: aData, aManager: aData, aMember: aData, aLimited: aData, aBAdmin: aData}
-	var extraBetaSession string
+	acmeAdmin := func(_ testing.TB, w *aWorld) string { return w.users["admin@acme.test"] }
+	betaAdmin := func(_ testing.TB, w *aWorld) string { return w.users["admin@beta.test"] }
+	anyMember := map[aWho]string{aAdmin: aData, aManager: aData, aMember: aData, aLimited: aData, aBAdmin: aData}
 
 	rows = append(rows,
 		aRow{field: "viewer", query: `{ viewer { user { id } } }`, vars: none, want: aWant(aData, nil)},
 		aRow{field: "sessions", query: `{ sessions { id current } }`, vars: none, want: aWant(aData, nil)},
-		aRow{field: "members", query: `{ members(first: 100) { totalCount } }`, vars: none, want: aWant(aForb, members)},
-		aRow{field: "templates", query: `{ templates(first: 100) { totalCount } }`, vars: none, want: aWant(aForb, members)},
+		aRow{field: "members", query: `{ members(first: 100) { totalCount } }`, vars: none, want: aWant(aForb, anyMember)},
+		aRow{field: "templates", query: `{ templates(first: 100) { totalCount } }`, vars: none, want: aWant(aForb, anyMember)},
 		aRow{field: "documents", query: `{ documents(first: 1) { totalCount } }`, vars: none, want: aWant(aData, nil)},
 		aRow{field: "folders", query: `{ folders(first: 1) { totalCount } }`, vars: none, want: aWant(aData, nil)},
 		aRow{field: "sharedWithMe", query: `{ sharedWithMe { id } }`, vars: none, want: aWant(aData, nil)},
@@ -354,24 +350,8 @@ func aRows(w *aWorld, objects []*aObject) []aRow {
 			}},
 		aRow{field: "revokeSession", name: "revokeSession of another session of B's admin",
 			query: `mutation($id: ID!) { revokeSession(id: $id) }`, group: "revokeSession",
-			vars: func(t testing.TB, w *aWorld, _ aWho) map[string]any {
-				if extraBetaSession == "" {
-					var data struct {
-						Sessions []struct {
-							ID      string
-							Current bool
-						}
-					}
-					tok := w.login(t, "admin@beta.test", aDemoPassword)
-					testserver.MustOK(t, w.s.Do(t, testserver.Request{Query: `{ sessions { id current } }`, Token: tok}, &data))
-					for _, s := range data.Sessions {
-						if s.Current {
-							extraBetaSession = s.ID
-						}
-					}
-				}
-				return map[string]any{"id": extraBetaSession}
-			}, want: aWant(aNF, map[aWho]string{aBAdmin: aData})},
+			vars: func(_ testing.TB, w *aWorld, _ aWho) map[string]any { return map[string]any{"id": w.spareSession} },
+			want: aWant(aNF, map[aWho]string{aBAdmin: aData})},
 		aRow{field: "revokeSession", name: "revokeSession of a random id", query: `mutation($id: ID!) { revokeSession(id: $id) }`,
 			group: "revokeSession", reference: true,
 			vars: func(testing.TB, *aWorld, aWho) map[string]any { return map[string]any{"id": uuid.NewString()} }, want: aWant(aNF, nil)},
@@ -412,21 +392,42 @@ func aRows(w *aWorld, objects []*aObject) []aRow {
 		{"removeMember", `mutation($u: ID!) { removeMember(userId: $u) }`},
 	} {
 		rows = append(rows,
-			aRow{field: m.field, name: m.field + " of a member of A", query: m.query, vars: userArg(member, nil), company: "acme",
+			aRow{field: m.field, name: m.field + " of a member of A", query: m.query, vars: userArg(member), company: "acme",
 				group: m.field, want: aWant(aForb, map[aWho]string{aAdmin: aData, aBAdmin: aNF})},
-			aRow{field: m.field, name: m.field + " of a random id", query: m.query, vars: userArg(randomUser, nil),
+			aRow{field: m.field, name: m.field + " of a random id", query: m.query, vars: userArg(randomUser),
 				group: m.field, reference: true, want: aWant(aForb, map[aWho]string{aAdmin: aNF, aBAdmin: aNF})},
 		)
 		if m.field == "disableUser" {
 			continue // disabling oneself is refused before the last-admin rule: see TestAuthzMembers
 		}
 		rows = append(rows,
-			aRow{field: m.field, name: m.field + " of A's last admin", query: m.query, vars: userArg(acmeAdmin, nil), company: "acme",
+			aRow{field: m.field, name: m.field + " of A's last admin", query: m.query, vars: userArg(acmeAdmin), company: "acme",
 				group: m.field, want: aWant(aForb, map[aWho]string{aAdmin: aConfl, aBAdmin: aNF})},
-			aRow{field: m.field, name: m.field + " of B's last admin", query: m.query, vars: userArg(betaAdmin, nil), company: "beta",
+			aRow{field: m.field, name: m.field + " of B's last admin", query: m.query, vars: userArg(betaAdmin), company: "beta",
 				group: m.field, want: aWant(aForb, map[aWho]string{aAdmin: aNF, aBAdmin: aConfl})},
 		)
 	}
+	// node(id) finds more than folders and documents: companies, comments, templates and users
+	// are answered like a random id to whoever may not see them.
+	nodeOf := func(id func(w *aWorld) string) func(testing.TB, *aWorld, aWho) map[string]any {
+		return func(_ testing.TB, w *aWorld, _ aWho) map[string]any { return map[string]any{"id": id(w)} }
+	}
+	nodeQuery := `query($id: ID!) { node(id: $id) { id } }`
+	bAndItsGuest := aWant(aNF, map[aWho]string{aBAdmin: aData, aGView: aData})
+	rows = append(rows,
+		aRow{field: "node", name: "node on B company", query: nodeQuery, group: "node", company: "beta", want: bAndItsGuest,
+			vars: nodeOf(func(w *aWorld) string { return w.beta })},
+		aRow{field: "node", name: "node on a comment of B's shared document", query: nodeQuery, group: "node", company: "beta", want: bAndItsGuest,
+			vars: nodeOf(func(w *aWorld) string { return w.betaComment })},
+		aRow{field: "node", name: "node on B's template of a shared document", query: nodeQuery, group: "node", company: "beta", want: bAndItsGuest,
+			vars: nodeOf(func(w *aWorld) string { return w.templates["Beta Builders/Site inspection"] })},
+		aRow{field: "node", name: "node on B's MEMBER user", query: nodeQuery, group: "node", company: "beta",
+			want: aWant(aNF, map[aWho]string{aBAdmin: aData}), vars: nodeOf(func(w *aWorld) string { return w.users["member@beta.test"] })},
+		aRow{field: "node", name: "node on A's MEMBER user", query: nodeQuery, group: "node", company: "acme",
+			want: aWant(aNF, map[aWho]string{aAdmin: aData, aManager: aData, aMember: aData}),
+			vars: nodeOf(func(w *aWorld) string { return w.users["member@acme.test"] })},
+	)
+
 	// Restoring: ADMINs of the object's company only; a deleted object of another company is
 	// answered like a random id.
 	deleted := func(folder bool, who aWho, parent string) func(testing.TB, *aWorld, aWho) map[string]any {
@@ -491,7 +492,31 @@ func aPrepare(t testing.TB, w *aWorld) ([]*aObject, []aRow) {
 	for _, o := range objects {
 		o.id = o.make(t, w)
 	}
-	return objects, aRows(w, objects)
+	// A comment on B's shared document, for node(id).
+	for _, o := range objects {
+		if o.company == "beta" && !o.folder {
+			c, err := w.s.App.Store.AddComment(w.principal(aBAdmin), o.id, "A comment of the matrix")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.betaComment = c.ID
+		}
+	}
+	// A second session of B's admin, for another to try to end.
+	var data struct {
+		Sessions []struct {
+			ID      string
+			Current bool
+		}
+	}
+	testserver.MustOK(t, w.s.Do(t, testserver.Request{Query: `{ sessions { id current } }`,
+		Token: w.login(t, "admin@beta.test", aDemoPassword)}, &data))
+	for _, s := range data.Sessions {
+		if s.Current {
+			w.spareSession = s.ID
+		}
+	}
+	return objects, aRows(objects)
 }
 
 // aRun runs the cells that keep selects and checks each outcome. Rows run a few at a time:

@@ -63,6 +63,10 @@ type aWorld struct {
 	templates map[string]string
 	// rsDoc is the demo document in Riverside School on which the EDIT guest holds its grant.
 	rsDoc string
+	// spareSession is a session of B's admin that no principal uses.
+	spareSession string
+	// betaComment is a comment on B's shared document.
+	betaComment string
 }
 
 // aNewWorld starts a server with the demo data and logs every principal in. The EDIT guest and
