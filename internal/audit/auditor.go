@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -71,7 +70,15 @@ type Auditor struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	txs, events atomic.Uint64
+	// heads is where the chains ended when the writer or ChangeHook last committed to them.
+	heads heads
+	// sql (the statements of one write) and conn (on PostgreSQL, the connection the writer
+	// keeps, so that operations holding the pool cannot hold up the writes they wait for) are
+	// the writer's alone.
+	sql  []byte
+	conn *bun.Conn
+
+	txs, events, headReads atomic.Uint64
 }
 
 // batch is one caller's events and where it waits for their fate.
@@ -115,11 +122,15 @@ type Stats struct {
 	Transactions uint64
 	// Events is the number of events they held.
 	Events uint64
+	// HeadReads is the number of those transactions that first read where their chains end:
+	// on PostgreSQL the first for each company, and those after another writer (a change,
+	// another server) extended a chain; on SQLite all.
+	HeadReads uint64
 }
 
 // Stats returns the writer's counters.
 func (a *Auditor) Stats() Stats {
-	return Stats{Transactions: a.txs.Load(), Events: a.events.Load()}
+	return Stats{Transactions: a.txs.Load(), Events: a.events.Load(), HeadReads: a.headReads.Load()}
 }
 
 // ChangeHook returns the storage hook that writes one event per change in the change's own
@@ -133,7 +144,10 @@ func (a *Auditor) ChangeHook() storage.ChangeHook {
 		if err := Append(ctx, tx, a.db.Dialect, e); err != nil {
 			return err
 		}
-		afterCommit(func() { a.emit(e) })
+		afterCommit(func() {
+			a.heads.advance(e.CompanyID, link{Seq: e.Seq, Hash: e.Hash})
+			a.emit(e)
+		})
 		return nil
 	}
 }
@@ -175,20 +189,33 @@ func (a *Auditor) Flush(ctx context.Context, c *Collector) error {
 	if c == nil {
 		return nil
 	}
-	views := c.take()
-	if len(views) == 0 {
-		return nil
-	}
-	evs := make([]*Event, len(views))
-	for i, v := range views {
-		e := &Event{CompanyID: v.company, Action: ActionView, ObjectType: v.typ, ObjectID: v.id, Fields: v.fields}
-		fillFromContext(ctx, e)
-		if err := e.prepare(); err != nil {
-			return err
-		}
-		evs[i] = e
+	evs, err := a.viewEvents(ctx, c)
+	if err != nil || len(evs) == 0 {
+		return err
 	}
 	return a.enqueue(ctx, evs)
+}
+
+// viewEvents empties c into prepared VIEW events, one per object. Who, from where and in
+// which operation is the same for all of one company's: it is read from ctx once.
+func (a *Auditor) viewEvents(ctx context.Context, c *Collector) ([]*Event, error) {
+	views := c.take()
+	evs := make([]*Event, len(views))
+	now := time.Now()
+	var like Event // what the events of one company share
+	for i, v := range views {
+		if i == 0 || v.company != like.CompanyID {
+			like = Event{CompanyID: v.company, OccurredAt: now, Action: ActionView}
+			fillFromContext(ctx, &like)
+		}
+		e := like
+		e.ObjectType, e.ObjectID, e.Fields = v.typ, v.id, v.fields
+		if err := e.prepare(); err != nil {
+			return nil, err
+		}
+		evs[i] = &e
+	}
+	return evs, nil
 }
 
 // Scope runs one response (one event, for subscriptions) with a fresh Collector and the
@@ -242,6 +269,7 @@ func (a *Auditor) submit(ctx context.Context, b *batch) error {
 // then writes what is left and returns.
 func (a *Auditor) run() {
 	defer close(a.done)
+	defer a.closeConn()
 	for {
 		select {
 		case b := <-a.queue:
@@ -325,7 +353,94 @@ func (a *Auditor) write(events []*Event) error {
 	sort.Strings(companies) // one lock order for every writer
 	ctx, cancel := context.WithTimeout(context.Background(), a.opts.WriteTimeout)
 	defer cancel()
-	err := a.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := errUnknownHead
+	if a.db.Dialect == database.Postgres {
+		err = a.writeAtHeads(ctx, companies, byCompany)
+	}
+	readHeads := errors.Is(err, errUnknownHead) || isStaleHead(err)
+	if readHeads {
+		// Nothing was written: chain after the ends as the database has them.
+		err = a.writeReadingHeads(ctx, companies, byCompany)
+	}
+	if err != nil {
+		// The outcome may be unknown (a lost connection during commit): read the ends next time.
+		for _, c := range companies {
+			a.heads.forget(c)
+		}
+		return fmt.Errorf("audit: write %d events: %w", len(events), err)
+	}
+	if readHeads {
+		a.headReads.Add(1)
+	}
+	for _, c := range companies {
+		last := byCompany[c][len(byCompany[c])-1]
+		a.heads.advance(c, link{Seq: last.Seq, Hash: last.Hash})
+	}
+	return nil
+}
+
+// errUnknownHead means that where a company's chain ends is not known without reading it.
+var errUnknownHead = errors.New("audit: the end of a chain is not known")
+
+// isStaleHead reports whether err is the primary key's unique violation: the batch was chained
+// after an end that another writer had passed, so PostgreSQL rolled all of it back.
+func isStaleHead(err error) bool {
+	var st interface{ SQLState() string }
+	return errors.As(err, &st) && st.SQLState() == "23505"
+}
+
+// writeAtHeads writes a batch on PostgreSQL in one round trip, chaining each company's events
+// after the end a.heads remembers (errUnknownHead when it remembers none). The statements go
+// in one query message, which PostgreSQL runs as one implicit transaction and commits, flushed
+// to disk, before it answers; an error anywhere rolls all of it back. Per company they do what
+// a transaction calling Append does: admit the company under row-level security, lock its
+// chain, insert.
+func (a *Auditor) writeAtHeads(ctx context.Context, companies []string, byCompany map[string][]*Event) error {
+	gen := a.db.QueryGen()
+	q := a.sql[:0]
+	defer func() { a.sql = q[:0] }()
+	for _, c := range companies {
+		last, ok := a.heads.get(c)
+		if !ok {
+			return errUnknownHead
+		}
+		events := byCompany[c]
+		if _, err := chainAfter(last, events); err != nil {
+			return err
+		}
+		q = gen.AppendQuery(q, "SELECT set_config('app.company_id', ?, true), pg_advisory_xact_lock(?);\n", c, lockKey(c))
+		var err error
+		if q, err = appendInsert(q, events); err != nil {
+			return err
+		}
+		q = append(q, ";\n"...)
+	}
+	if a.conn == nil {
+		conn, err := a.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		a.conn = &conn
+	}
+	// Without arguments, the driver sends the text as one simple query.
+	_, err := a.conn.ExecContext(ctx, string(q))
+	if err != nil && !isStaleHead(err) {
+		a.closeConn() // it may be broken; the next write takes another
+	}
+	return err
+}
+
+// closeConn gives the writer's connection back to the pool.
+func (a *Auditor) closeConn() {
+	if a.conn != nil {
+		_ = a.conn.Close()
+		a.conn = nil
+	}
+}
+
+// writeReadingHeads writes a batch in a transaction that reads where each chain ends (Append).
+func (a *Auditor) writeReadingHeads(ctx context.Context, companies []string, byCompany map[string][]*Event) error {
+	return a.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		for _, c := range companies {
 			if err := setCompany(ctx, tx, a.db.Dialect, c); err != nil {
 				return err
@@ -336,10 +451,6 @@ func (a *Auditor) write(events []*Event) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("audit: write %d events: %w", len(events), err)
-	}
-	return nil
 }
 
 // emit writes durable events to the audit stream, one JSON line each.
@@ -371,9 +482,10 @@ func (e *Event) MarshalZerologObject(z *zerolog.Event) {
 		Str("user_agent", e.UserAgent).
 		Str("object_type", e.ObjectType).
 		Str("object_id", e.ObjectID)
-	fields, err := canonicalFields(e.Fields)
+	var buf [512]byte
+	fields, err := appendCanonicalFields(buf[:0], e.Fields)
 	if err != nil {
-		fields = json.RawMessage("null")
+		fields = []byte("null")
 	}
 	z.RawJSON("fields", fields).
 		Str("request_id", e.RequestID).

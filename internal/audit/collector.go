@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 
@@ -32,12 +33,14 @@ type viewKey struct{ company, typ, id string }
 // Collector gathers the fields of the objects that one operation (or one subscription event)
 // returned. It is safe for concurrent use, as gqlgen resolves fields in parallel.
 type Collector struct {
-	mu    sync.Mutex
-	views map[viewKey]map[string]struct{}
+	mu sync.Mutex
+	// views holds each object's field names, each once: an object has a handful of fields,
+	// which a slice holds more cheaply than a set.
+	views map[viewKey][]string
 }
 
 // NewCollector returns an empty collector.
-func NewCollector() *Collector { return &Collector{views: map[viewKey]map[string]struct{}{}} }
+func NewCollector() *Collector { return &Collector{views: map[viewKey][]string{}} }
 
 // Add records that the response contains fieldPath of an object. Repeated adds of the same
 // object fold into one event, with each field once.
@@ -45,12 +48,11 @@ func (c *Collector) Add(companyID, objectType, objectID, fieldPath string) {
 	k := viewKey{companyID, objectType, objectID}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fields, ok := c.views[k]
-	if !ok {
-		fields = map[string]struct{}{}
-		c.views[k] = fields
+	fields := c.views[k]
+	if slices.Contains(fields, fieldPath) {
+		return
 	}
-	fields[fieldPath] = struct{}{}
+	c.views[k] = append(fields, fieldPath)
 }
 
 // view is one object's folded fields.
@@ -64,11 +66,11 @@ type view struct {
 func (c *Collector) take() []view {
 	c.mu.Lock()
 	views := c.views
-	c.views = map[viewKey]map[string]struct{}{}
+	c.views = map[viewKey][]string{}
 	c.mu.Unlock()
 	out := make([]view, 0, len(views))
 	for k, fields := range views {
-		out = append(out, view{k, sortedFieldNames(fields)})
+		out = append(out, view{k, sortedFields(fields)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].viewKey, out[j].viewKey

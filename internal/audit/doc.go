@@ -46,6 +46,26 @@
 // Go writes a float64 and object keys sorted. That normalization makes the encoding survive a
 // round trip through PostgreSQL's jsonb unchanged.
 //
+// Text is hashed as it is stored: NUL and invalid UTF-8, which PostgreSQL refuses or the driver
+// would change, become U+FFFD before an event is hashed.
+//
 // Appends to one company's chain are serialized: on PostgreSQL by a transaction-scoped
 // advisory lock derived from the company id, on SQLite by its single writer.
+//
+// # The cost of a group commit
+//
+// View auditing adds a durable write to every read, so the writer keeps it to one round trip
+// on PostgreSQL: it remembers where each chain ended when it last committed to it (and where
+// the changes written through ChangeHook ended it), chains the batch after that in memory, and
+// sends one query message, which PostgreSQL runs as one implicit transaction: per company,
+// set the company for row-level security and take the chain's lock, then insert the events,
+// written as SQL by hand (the columns one operation's events share once). If another writer
+// extended a chain meanwhile (a change, another server), the first seq collides with the
+// primary key and everything rolls back; the writer then writes the batch in a transaction
+// that reads the chains' ends first, as it does for a company it has not written to yet (and
+// always on SQLite). Remembering the end also makes a deletion of the newest events show: the
+// chain continues after them, and Verify reports the gap.
+//
+// The writer holds a PostgreSQL connection of its own, so that operations waiting for the
+// pool cannot hold up the writes they wait for.
 package audit

@@ -6,10 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -99,29 +100,56 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 // canonical returns the canonical encoding of e: everything but Hash (see the package doc).
 func (e *Event) canonical() ([]byte, error) {
-	fields, err := canonicalFields(e.Fields)
+	return e.appendCanonical(nil)
+}
+
+// appendCanonical appends the canonical encoding of e to b. It writes the JSON array itself,
+// byte for byte as encoding/json would marshal the []any of the package doc, because every
+// event is hashed on its way in: reflection over a slice of interfaces costs more than the
+// rest of the write.
+func (e *Event) appendCanonical(b []byte) ([]byte, error) {
+	b = append(b, '[')
+	b = appendJSONString(b, encodingVersion)
+	b = append(b, ',')
+	b = appendJSONString(b, e.CompanyID)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, ',')
+	b = appendJSONString(b, e.ID)
+	b = append(b, ',', '"')
+	b = e.OccurredAt.UTC().AppendFormat(b, timeLayout) // digits and -:.TZ, nothing to escape
+	b = append(b, '"')
+	for _, s := range []string{e.RequestID, e.OperationType, e.OperationName, e.OperationHash} {
+		b = append(b, ',')
+		b = appendJSONString(b, s)
+	}
+	b = append(b, ',')
+	b = appendJSONStrings(b, e.RootFields)
+	b = append(b, ',')
+	if e.ActorID != nil {
+		b = appendJSONString(b, *e.ActorID)
+	} else {
+		b = append(b, "null"...)
+	}
+	for _, s := range []string{e.PrincipalKind, e.PrincipalLevel, e.GrantID, e.SessionID, e.ClientIP,
+		e.UserAgent, e.Action, e.ObjectType, e.ObjectID} {
+		b = append(b, ',')
+		b = appendJSONString(b, s)
+	}
+	b = append(b, ',')
+	b, err := appendCanonicalFields(b, e.Fields)
 	if err != nil {
 		return nil, err
 	}
-	var actor any
-	if e.ActorID != nil {
-		actor = *e.ActorID
-	}
-	roots := e.RootFields
-	if roots == nil {
-		roots = []string{}
-	}
-	return json.Marshal([]any{
-		encodingVersion, e.CompanyID, e.Seq, e.ID, e.OccurredAt.UTC().Format(timeLayout), e.RequestID,
-		e.OperationType, e.OperationName, e.OperationHash, roots, actor, e.PrincipalKind,
-		e.PrincipalLevel, e.GrantID, e.SessionID, e.ClientIP, e.UserAgent, e.Action, e.ObjectType,
-		e.ObjectID, fields, e.PrevHash,
-	})
+	b = append(b, ',')
+	b = appendJSONString(b, e.PrevHash)
+	return append(b, ']'), nil
 }
 
 // computeHash returns the hash e should carry.
 func (e *Event) computeHash() (string, error) {
-	b, err := e.canonical()
+	var buf [1024]byte
+	b, err := e.appendCanonical(buf[:0])
 	if err != nil {
 		return "", fmt.Errorf("audit: encode event %d: %w", e.Seq, err)
 	}
@@ -131,11 +159,64 @@ func (e *Event) computeHash() (string, error) {
 
 // canonicalFields encodes fields in their normalized form.
 func canonicalFields(fields []Field) (json.RawMessage, error) {
-	norm, err := normalizeFields(fields)
-	if err != nil {
-		return nil, err
+	return appendCanonicalFields(nil, fields)
+}
+
+// appendCanonicalFields appends the normalized form of fields to b. Fields without values
+// (every VIEW's) are written directly, the others through encoding/json.
+func appendCanonicalFields(b []byte, fields []Field) ([]byte, error) {
+	for _, f := range fields {
+		if f.Before != nil || f.After != nil {
+			norm, err := normalizeFields(fields)
+			if err != nil {
+				return nil, err
+			}
+			j, err := json.Marshal(norm)
+			if err != nil {
+				return nil, err
+			}
+			return append(b, j...), nil
+		}
 	}
-	return json.Marshal(norm)
+	b = append(b, '[')
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = appendJSONString(b, storable(f.Field))
+		if f.Personal {
+			b = append(b, `,"personal":true`...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+// appendJSONString appends s as encoding/json writes a string: printable ASCII without the
+// characters it escapes is copied, anything else is left to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			j, _ := json.Marshal(s) // a string always marshals
+			return append(b, j...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendJSONStrings appends ss as a JSON array of strings ([] for none).
+func appendJSONStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	return append(b, ']')
 }
 
 // normalizeFields returns fields with before/after values reduced to what survives a JSON
@@ -143,7 +224,7 @@ func canonicalFields(fields []Field) (json.RawMessage, error) {
 func normalizeFields(fields []Field) ([]Field, error) {
 	out := make([]Field, len(fields))
 	for i, f := range fields {
-		out[i] = Field{Field: f.Field, Personal: f.Personal}
+		out[i] = Field{Field: storable(f.Field), Personal: f.Personal}
 		if f.Personal {
 			continue // only named, never copied
 		}
@@ -176,9 +257,12 @@ func normalizeValue(v any) (any, error) {
 }
 
 // normalizeNumbers turns every number into a float64 (how PostgreSQL's numeric and Go agree),
-// with negative zero as zero; a number beyond float64 range is kept as its text.
+// with negative zero as zero; a number beyond float64 range is kept as its text. Strings and
+// keys lose their NUL characters, which jsonb refuses, to U+FFFD (see storable).
 func normalizeNumbers(v any) any {
 	switch x := v.(type) {
+	case string:
+		return storable(x)
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil {
@@ -193,20 +277,43 @@ func normalizeNumbers(v any) any {
 			x[i] = normalizeNumbers(x[i])
 		}
 	case map[string]any:
-		for k := range x {
-			x[k] = normalizeNumbers(x[k])
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[storable(k)] = normalizeNumbers(e)
 		}
+		return out
 	}
 	return v
 }
 
 // normalizeID returns id as a lowercase UUID, or an error when it is not one.
 func normalizeID(what, id string) (string, error) {
+	if isLowerUUID(id) {
+		return id, nil // as ids come from storage: no need to parse and print again
+	}
 	u, err := uuid.Parse(id)
 	if err != nil || len(id) != 36 {
 		return "", fmt.Errorf("audit: %s %q is not a UUID", what, id)
 	}
 	return u.String(), nil
+}
+
+// isLowerUUID reports whether s is a UUID in its lowercase hyphenated form.
+func isLowerUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case (c < '0' || c > '9') && (c < 'a' || c > 'f'):
+			return false
+		}
+	}
+	return true
 }
 
 // prepare validates e and brings it to the form it is stored and hashed in.
@@ -238,13 +345,45 @@ func (e *Event) prepare() error {
 		e.OccurredAt = time.Now()
 	}
 	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond)
-	if e.RootFields == nil {
-		e.RootFields = []string{}
+	for _, s := range []*string{&e.RequestID, &e.OperationType, &e.OperationName, &e.OperationHash,
+		&e.PrincipalKind, &e.PrincipalLevel, &e.GrantID, &e.SessionID, &e.ClientIP, &e.UserAgent,
+		&e.Action, &e.ObjectType, &e.ObjectID} {
+		*s = storable(*s)
 	}
+	e.RootFields = storableAll(e.RootFields)
 	if e.Fields, err = normalizeFields(e.Fields); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// storable returns s as a text column stores it: PostgreSQL refuses NUL and invalid UTF-8
+// (and the database driver would change the latter), so both become U+FFFD before s is
+// hashed. Otherwise one odd header would fail a whole group commit, or change on its way in
+// and no longer verify.
+func storable(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// storableAll returns ss with storable strings, never nil; ss itself when nothing changes, as
+// the events of one operation share their root fields.
+func storableAll(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	for _, s := range ss {
+		if storable(s) != s {
+			out := make([]string, len(ss))
+			for i := range ss {
+				out[i] = storable(ss[i])
+			}
+			return out
+		}
+	}
+	return ss
 }
 
 // afterScan brings an event read from the database to the form it was hashed in.
@@ -258,13 +397,9 @@ func (e *Event) afterScan() {
 	}
 }
 
-// sortedFieldNames turns a set of field paths into VIEW fields, sorted.
-func sortedFieldNames(set map[string]struct{}) []Field {
-	names := make([]string, 0, len(set))
-	for n := range set {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+// sortedFields turns distinct field paths into VIEW fields, sorted.
+func sortedFields(names []string) []Field {
+	slices.Sort(names)
 	out := make([]Field, len(names))
 	for i, n := range names {
 		out[i] = Field{Field: n}
