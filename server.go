@@ -333,6 +333,11 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io
 	log.Info().Msg("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	// Subscriptions first: http.Server.Shutdown neither closes WebSockets nor ends SSE
+	// responses (it would wait for them); this completes them and sends close frames.
+	if err := a.Shutdown(shutdownCtx); err != nil {
+		log.Warn().Err(err).Msg("subscriptions did not all end in time")
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -7,27 +7,38 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/laatu/laatu/graph"
 	"github.com/laatu/laatu/graph/model"
 	"github.com/laatu/laatu/internal/storage"
+	"github.com/laatu/laatu/internal/subscribe"
 )
 
 func (r *subscriptionResolver) DocumentChanged(ctx context.Context, documentID string) (<-chan *model.DocumentEvent, error) {
-	panic(fmt.Errorf("not implemented: DocumentChanged - documentChanged"))
+	return subscribe.Document(ctx, documentID, func(u subscribe.Update) *model.DocumentEvent {
+		return &model.DocumentEvent{Kind: model.ObjectChangeKind(u.Kind), DocumentID: documentID, Document: u.Document}
+	})
 }
 
 func (r *subscriptionResolver) FolderChanged(ctx context.Context, folderID string) (<-chan *model.FolderEvent, error) {
-	panic(fmt.Errorf("not implemented: FolderChanged - folderChanged"))
+	return subscribe.Folder(ctx, folderID, func(u subscribe.Update) *model.FolderEvent {
+		return &model.FolderEvent{Kind: model.ObjectChangeKind(u.Kind), FolderID: folderID,
+			ObjectType: model.ChangedObjectType(u.ObjectType), ObjectID: u.ObjectID, Folder: u.Folder, Document: u.Document}
+	})
 }
 
 func (r *subscriptionResolver) CommentAdded(ctx context.Context, documentID string) (<-chan *storage.Comment, error) {
-	panic(fmt.Errorf("not implemented: CommentAdded - commentAdded"))
+	return subscribe.Comments(ctx, documentID, func(u subscribe.Update) *storage.Comment { return u.Comment })
 }
 
 func (r *subscriptionResolver) SharedWithMeChanged(ctx context.Context) (<-chan *model.SharedWithMeEvent, error) {
-	panic(fmt.Errorf("not implemented: SharedWithMeChanged - sharedWithMeChanged"))
+	return subscribe.SharedWithMe(ctx, func(u subscribe.Update) *model.SharedWithMeEvent {
+		ev := &model.SharedWithMeEvent{Kind: model.SharingChangeKind(u.Kind), Grant: u.Grant, Folder: u.Folder, Document: u.Document}
+		if u.ObjectID != "" {
+			ev.ObjectID = &u.ObjectID
+		}
+		return ev
+	})
 }
 
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }

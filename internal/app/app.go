@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -25,7 +26,9 @@ import (
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/errs"
 	"github.com/laatu/laatu/internal/httpx"
+	"github.com/laatu/laatu/internal/pubsub"
 	"github.com/laatu/laatu/internal/storage"
+	"github.com/laatu/laatu/internal/subscribe"
 	"github.com/laatu/laatu/resolvers"
 )
 
@@ -35,7 +38,9 @@ type App struct {
 	Hasher  *password.Hasher
 	Audit   *audit.Auditor
 	Handler http.Handler
-	closers []func() error
+	// Subscriptions serves GraphQL subscriptions over WebSocket and SSE.
+	Subscriptions *subscribe.Hub
+	closers       []func() error
 }
 
 // Close stops the background work (the audit log's committer, after writing what is queued).
@@ -51,7 +56,10 @@ func (a *App) Close() error {
 // Option changes how New wires the server.
 type Option func(*options)
 
-type options struct{ noViewAudit bool }
+type options struct {
+	noViewAudit bool
+	subscribe   []func(*subscribe.Options)
+}
 
 // WithoutViewAudit leaves views out of the audit log. It exists only so that a benchmark can
 // measure what recording views costs; the server never uses it.
@@ -83,7 +91,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	store.OnChange(a.Audit.ChangeHook())
 
 	authn := auth.NewAuthenticator(store, auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
-	identity := auth.NewService(store, hasher, throttle.New(throttle.Config{}),
+	subs, err := a.subscriptions(ctx, cfg, log, db, authn, o.subscribe)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	// Four failures go free; the fifth blocks, so that the sixth attempt is refused.
+	identity := auth.NewService(store, hasher, throttle.New(throttle.Config{FreeAttempts: 4}),
 		auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, cfg.BaseURL)
 	// Security events go through the same change hooks, inside the operation's transaction
 	// where there is one (storage.Store.Emit).
@@ -124,17 +138,85 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			Auth: directives.Auth, Owner: directives.Owner, Shared: directives.Shared, Public: directives.Public,
 		},
 	})
+	hooks := viewAudit(a.Audit, !o.noViewAudit)
+	// A subscription's final error rides on the response that ends it (subscribe.Hub.Scope).
+	hooks.Scope = subs.Scope(hooks.Scope)
 	gql := api.New(schema, api.Options{
 		Store: store, Auth: authn, Logger: log, Introspection: cfg.Playground,
 		Limits:    api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases, OnceFields: []string{"login"}},
 		MaxTokens: cfg.MaxTokens, MaxErrors: cfg.MaxErrors, Timeout: cfg.RequestTimeout,
-		Hooks: viewAudit(a.Audit, !o.noViewAudit),
+		Hooks:      hooks,
+		Transports: subs.Transports(),
 	})
-	if a.Handler, err = httpHandler(cfg, log, store, gql); err != nil {
+	if a.Handler, err = httpHandler(cfg, log, store, subs.Handler(gql)); err != nil {
+		_ = a.Close()
 		return nil, err
 	}
 	return a, nil
 }
+
+// --- Subscriptions -------------------------------------------------------------------------
+
+// WithSubscribeOptions adjusts the limits and timers of subscriptions (tests, load script).
+func WithSubscribeOptions(f func(*subscribe.Options)) Option {
+	return func(o *options) { o.subscribe = append(o.subscribe, f) }
+}
+
+// Shutdown completes every subscription and closes every WebSocket with a close frame. Call
+// it before http.Server.Shutdown, which neither closes WebSockets nor ends SSE responses (it
+// would wait for them), and Close after both.
+func (a *App) Shutdown(ctx context.Context) error { return a.Subscriptions.Shutdown(ctx) }
+
+// subscriptions wires live changes: a broker fed by PostgreSQL's LISTEN/NOTIFY (one listener
+// per instance, so that a change made through any instance reaches the subscribers of all) or,
+// on SQLite, in-process; the change hook that publishes inside every writing transaction; and
+// the Hub behind the WebSocket and SSE transports. Close stops the broker.
+func (a *App) subscriptions(ctx context.Context, cfg config.Config, log zerolog.Logger, db *database.DB,
+	authn *auth.Authenticator, adjust []func(*subscribe.Options)) (*subscribe.Hub, error) {
+	var broker *pubsub.Broker
+	var pub pubsub.Publisher
+	switch {
+	case db.Dialect == database.Postgres && cfg.DatabaseURL != "":
+		var err error
+		if broker, pub, err = pubsub.NewPostgres(ctx, listenerURL(cfg.DatabaseURL), "", log); err != nil {
+			return nil, err
+		}
+	default:
+		if db.Dialect == database.Postgres {
+			log.Warn().Msg("no DATABASE_URL to listen with: subscriptions reach the subscribers of this instance only")
+		}
+		broker, pub = pubsub.NewLocal(log)
+	}
+	a.closers = append(a.closers, func() error { broker.Close(); return nil })
+	a.Store.OnChange(subscribe.ChangeHook(pub))
+	opts := subscribe.DefaultOptions()
+	opts.AllowedOrigins = cfg.AllowedOrigins
+	for _, f := range adjust {
+		f(&opts)
+	}
+	hub, err := subscribe.New(a.Store, authn, broker, log, opts)
+	if err != nil {
+		return nil, err
+	}
+	a.Subscriptions = hub
+	return hub, nil
+}
+
+// listenerURL names the listener's connection, so that it is easy to find in pg_stat_activity.
+func listenerURL(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	if q.Get("application_name") == "" {
+		q.Set("application_name", "laatu-listener")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// --- Audit ---------------------------------------------------------------------------------
 
 func viewAudit(a *audit.Auditor, on bool) api.Hooks {
 	if !on {

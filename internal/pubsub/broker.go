@@ -81,10 +81,12 @@ func newBroker(log zerolog.Logger) *Broker {
 type Subscription struct {
 	b     *Broker
 	topic string
-	ch    chan Event
-	done  chan struct{}
-	err   error       // written once, before done is closed
-	stop  func() bool // unregisters the context watch; set under b.mu
+	// ch carries pointers: one Event is shared by every subscription it is dispatched to,
+	// which keeps each buffer small with thousands of subscriptions.
+	ch   chan *Event
+	done chan struct{}
+	err  error       // written once, before done is closed
+	stop func() bool // unregisters the context watch; set under b.mu
 }
 
 // Subscribe starts a subscription to topic with room for buffer undelivered events
@@ -102,7 +104,7 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, buffer int) (*Subs
 	s := &Subscription{
 		b:     b,
 		topic: topic,
-		ch:    make(chan Event, buffer),
+		ch:    make(chan *Event, buffer),
 		done:  make(chan struct{}),
 	}
 
@@ -123,8 +125,9 @@ func (b *Broker) Subscribe(ctx context.Context, topic string, buffer int) (*Subs
 	return s, nil
 }
 
-// C returns the channel of events. It is closed when the subscription ends.
-func (s *Subscription) C() <-chan Event { return s.ch }
+// C returns the channel of events. It is closed when the subscription ends. The events are
+// shared with the other subscriptions they were dispatched to: read them, never change them.
+func (s *Subscription) C() <-chan *Event { return s.ch }
 
 // Done is closed when the subscription ends.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
@@ -234,7 +237,7 @@ func (b *Broker) dispatch(ev Event) {
 	b.mu.RLock()
 	for s := range b.topics[ev.Topic] {
 		select {
-		case s.ch <- ev:
+		case s.ch <- &ev:
 		default:
 			slow = append(slow, s)
 		}
@@ -249,7 +252,7 @@ func (b *Broker) resyncAll() {
 	seq := b.seq.Add(1)
 	b.mu.RLock()
 	for topic, set := range b.topics {
-		ev := Event{Topic: topic, Kind: KindResync, Seq: seq}
+		ev := &Event{Topic: topic, Kind: KindResync, Seq: seq}
 		for s := range set {
 			select {
 			case s.ch <- ev:

@@ -51,6 +51,11 @@ func CompanyTopic(companyID string) string { return "company:" + companyID }
 // UserTopic is the topic of changes to one user's grants and memberships, across companies.
 func UserTopic(userID string) string { return "user:" + userID }
 
+// AuditTopic is the topic of one company's new audit events, for the live audit tail. It is
+// apart from CompanyTopic because every view is an audit event: the followers of objects
+// must not wade through them.
+func AuditTopic(companyID string) string { return "audit:" + companyID }
+
 // validTopic reports why topic cannot be used, if it cannot. A newline would break the wire
 // format, which ends the topic at the first one; PostgreSQL text cannot hold a NUL.
 func validTopic(topic string) error {

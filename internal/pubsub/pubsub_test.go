@@ -166,8 +166,9 @@ func recv(t *testing.T, s *Subscription) Event {
 		if ev.Seq == 0 {
 			t.Fatalf("event without a dispatch number: %+v", ev)
 		}
-		ev.Seq = 0 // compared by value below; TestSeq checks the numbers
-		return ev
+		got := *ev
+		got.Seq = 0 // compared by value below; TestSeqNumbersDispatches checks the numbers
+		return got
 	case <-time.After(wait):
 		t.Fatalf("no event within %s", wait)
 	}
@@ -317,7 +318,8 @@ func TestFanOut(t *testing.T) {
 			deadline := time.After(wait)
 			for i, s := range subs {
 				select {
-				case got := <-s.C():
+				case ev := <-s.C():
+					got := *ev
 					got.Seq = 0
 					if got != want {
 						t.Fatalf("subscriber %d got %+v", i, got)
