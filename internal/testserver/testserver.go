@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -60,6 +61,9 @@ func NewWith(t testing.TB, db *testdb.DB, appOpts []app.Option, opts ...Option) 
 	}
 	cfg.LogLevel = "error"
 	cfg.AuditLog = "off"
+	// On PostgreSQL the server listens for changes as it does in production, so that
+	// subscriptions in tests travel through pg_notify; on SQLite this is empty.
+	cfg.DatabaseURL = db.AppURL
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -78,6 +82,12 @@ func NewWith(t testing.TB, db *testdb.DB, appOpts []app.Option, opts ...Option) 
 	}
 	hs := httptest.NewServer(a.Handler)
 	t.Cleanup(func() {
+		// Subscriptions first, as the binary does: httptest's Close would wait for SSE streams.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shut subscriptions down: %v", err)
+		}
 		hs.Close()
 		if err := a.Close(); err != nil {
 			t.Errorf("close app: %v", err)
