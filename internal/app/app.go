@@ -191,6 +191,9 @@ func (a *App) subscriptions(ctx context.Context, cfg config.Config, log zerolog.
 	a.Store.OnChange(subscribe.ChangeHook(pub))
 	opts := subscribe.DefaultOptions()
 	opts.AllowedOrigins = cfg.AllowedOrigins
+	opts.MaxConnsPerUser = cfg.MaxStreamConnsPerUser
+	opts.MaxSubscriptionsPerConn = cfg.MaxSubscriptionsPerWS
+	opts.Buffer = cfg.StreamBuffer
 	for _, f := range adjust {
 		f(&opts)
 	}

@@ -61,6 +61,11 @@ type Config struct {
 	SessionAbsolute time.Duration
 	MaxHashing      int
 
+	// Subscriptions (WebSocket and SSE).
+	MaxStreamConnsPerUser int
+	MaxSubscriptionsPerWS int
+	StreamBuffer          int
+
 	SMTPAddr string
 	SMTPFrom string
 	SMTPUser string
@@ -117,6 +122,9 @@ func Settings() []Setting {
 		{"session-idle", "LAATU_SESSION_IDLE", "2h", "a session ends after this long unused", duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
 		{"session-absolute", "LAATU_SESSION_ABSOLUTE", "168h", "a session ends this long after login, used or not", duration(func(c *Config) *time.Duration { return &c.SessionAbsolute })},
 		{"max-hashing", "LAATU_MAX_HASHING", "4", "most password hashes computed at once (more wait, then RATE_LIMITED)", intv(func(c *Config) *int { return &c.MaxHashing })},
+		{"max-stream-conns-per-user", "LAATU_MAX_STREAM_CONNS_PER_USER", "50", "most live WebSocket and SSE connections of one user on one instance (more close with 4429)", positive(func(c *Config) *int { return &c.MaxStreamConnsPerUser })},
+		{"max-subscriptions-per-socket", "LAATU_MAX_SUBSCRIPTIONS_PER_SOCKET", "100", "most subscriptions at once on one WebSocket (more are refused with RATE_LIMITED)", positive(func(c *Config) *int { return &c.MaxSubscriptionsPerWS })},
+		{"stream-buffer", "LAATU_STREAM_BUFFER", "16", "events a subscription may fall behind before it ends with RATE_LIMITED", positive(func(c *Config) *int { return &c.StreamBuffer })},
 		{"smtp-addr", "LAATU_SMTP_ADDR", "", "SMTP server host:port (empty: mail is logged, dev only)", str(func(c *Config) *string { return &c.SMTPAddr })},
 		{"smtp-from", "LAATU_SMTP_FROM", "Laatu <no-reply@laatu.test>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.SMTPFrom })},
 		{"smtp-user", "LAATU_SMTP_USER", "", "SMTP user name", str(func(c *Config) *string { return &c.SMTPUser })},
@@ -205,6 +213,21 @@ func boolean(field func(*Config) *bool) func(*Config, string) error {
 
 func intv(field func(*Config) *int) func(*Config, string) error {
 	return func(c *Config, v string) (err error) { *field(c), err = strconv.Atoi(v); return err }
+}
+
+// positive is intv for counts where zero or less means nothing sensible.
+func positive(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		if n < 1 {
+			return fmt.Errorf("must be at least 1, got %d", n)
+		}
+		*field(c) = n
+		return nil
+	}
 }
 
 func int64v(field func(*Config) *int64) func(*Config, string) error {

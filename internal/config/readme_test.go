@@ -1,6 +1,7 @@
 package config
 
 import (
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -44,5 +45,32 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 	if _, _, err := Load("t", []string{"--tls-cert", "x"}, func(string) string { return "" }, nil); err == nil {
 		t.Error("a certificate without a key must be refused")
+	}
+}
+
+func TestSubscriptionSettings(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, _, err := Load("t", nil, none, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxStreamConnsPerUser != 50 || cfg.MaxSubscriptionsPerWS != 100 || cfg.StreamBuffer != 16 {
+		t.Errorf("defaults: %d conns per user, %d subscriptions per socket, buffer %d",
+			cfg.MaxStreamConnsPerUser, cfg.MaxSubscriptionsPerWS, cfg.StreamBuffer)
+	}
+	env := map[string]string{"LAATU_STREAM_BUFFER": "64"}
+	cfg, _, err = Load("t", []string{"--max-stream-conns-per-user=3", "--max-subscriptions-per-socket=7"},
+		func(k string) string { return env[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxStreamConnsPerUser != 3 || cfg.MaxSubscriptionsPerWS != 7 || cfg.StreamBuffer != 64 {
+		t.Errorf("set: %d conns per user, %d subscriptions per socket, buffer %d",
+			cfg.MaxStreamConnsPerUser, cfg.MaxSubscriptionsPerWS, cfg.StreamBuffer)
+	}
+	for _, bad := range []string{"0", "-1", "many"} {
+		if _, _, err := Load("t", []string{"--stream-buffer=" + bad}, none, io.Discard); err == nil {
+			t.Errorf("stream buffer %q accepted", bad)
+		}
 	}
 }

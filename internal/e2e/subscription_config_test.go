@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/laatu/laatu/internal/config"
+	"github.com/laatu/laatu/internal/testserver"
+)
+
+// TestSubscriptionLimitsFromConfig shows that the subscription caps an operator configures
+// reach the live server: with --max-stream-conns-per-user=1 a user's second stream is refused
+// with RATE_LIMITED while the first stays open, and another user is not affected.
+func TestSubscriptionLimitsFromConfig(t *testing.T) {
+	t.Parallel()
+	s := testserver.New(t, func(c *config.Config) { c.MaxStreamConnsPerUser = 1 })
+	admin := s.Login(t, "admin@acme.test")
+	member := s.Login(t, "member@acme.test")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	first := openSSE(ctx, t, s, admin)
+	defer first.Body.Close()
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("first stream: status %d", first.StatusCode)
+	}
+
+	second := openSSE(ctx, t, s, admin)
+	defer second.Body.Close()
+	if got := readUntil(t, second, "complete"); !strings.Contains(got, "RATE_LIMITED") {
+		t.Errorf("a second stream over the cap was not refused with RATE_LIMITED:\n%s", got)
+	}
+
+	other := openSSE(ctx, t, s, member)
+	defer other.Body.Close()
+	if other.StatusCode != http.StatusOK {
+		t.Fatalf("another user's stream: status %d", other.StatusCode)
+	}
+	// The other user's stream is live: it waits for events instead of ending.
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(other.Body).ReadString('\n')
+		lines <- line
+	}()
+	select {
+	case line := <-lines:
+		if strings.Contains(line, "RATE_LIMITED") || strings.HasPrefix(line, "event: complete") {
+			t.Errorf("another user's stream was refused: %q", line)
+		}
+	case <-time.After(2 * time.Second):
+		// Nothing to read yet: the stream is open and waiting, as it should be.
+	}
+}
+
+func openSSE(ctx context.Context, t *testing.T, s *testserver.Server, token string) *http.Response {
+	t.Helper()
+	body := `{"query":"subscription { sharedWithMeChanged { kind objectId } }"}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// readUntil reads an event stream until a line starting with "event: <event>" or its end.
+func readUntil(t *testing.T, res *http.Response, event string) string {
+	t.Helper()
+	var b strings.Builder
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		b.WriteString(sc.Text())
+		b.WriteByte('\n')
+		if strings.HasPrefix(sc.Text(), "event: "+event) {
+			break
+		}
+	}
+	return b.String()
+}
