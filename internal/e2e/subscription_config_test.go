@@ -58,7 +58,12 @@ func TestSubscriptionLimitsFromConfig(t *testing.T) {
 
 func openSSE(ctx context.Context, t *testing.T, s *testserver.Server, token string) *http.Response {
 	t.Helper()
-	body := `{"query":"subscription { sharedWithMeChanged { kind objectId } }"}`
+	return openSSEBody(ctx, t, s, token, `{"query":"subscription { sharedWithMeChanged { kind objectId } }"}`)
+}
+
+// openSSEBody starts a GraphQL-over-SSE request (distinct connections mode) with body.
+func openSSEBody(ctx context.Context, t *testing.T, s *testserver.Server, token, body string) *http.Response {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -73,15 +78,22 @@ func openSSE(ctx context.Context, t *testing.T, s *testserver.Server, token stri
 	return res
 }
 
-// readUntil reads an event stream until a line starting with "event: <event>" or its end.
-func readUntil(t *testing.T, res *http.Response, event string) string {
+// readUntil reads an event stream until the line "event: <event>" and, when then is given, on
+// to the next line that starts with it (the event's data); or to the stream's end.
+func readUntil(t *testing.T, res *http.Response, event string, then ...string) string {
 	t.Helper()
 	var b strings.Builder
 	sc := bufio.NewScanner(res.Body)
+	seen := false
 	for sc.Scan() {
 		b.WriteString(sc.Text())
 		b.WriteByte('\n')
-		if strings.HasPrefix(sc.Text(), "event: "+event) {
+		if !seen && strings.HasPrefix(sc.Text(), "event: "+event) {
+			seen = true
+			if len(then) == 0 {
+				break
+			}
+		} else if seen && strings.HasPrefix(sc.Text(), then[0]) {
 			break
 		}
 	}

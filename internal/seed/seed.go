@@ -58,8 +58,10 @@ func Demo(ctx context.Context, store *storage.Store, hasher Hasher) (Result, err
 		return res, err
 	}
 	users := map[string]*access.Principal{}
+	// Accounts, companies and memberships are made by the system: their audit events say so.
+	sys := access.AsSystem(ctx, "")
 	for _, a := range Accounts {
-		u, err := store.CreateUser(ctx, storage.NewUser{Email: a.Email, Name: a.Name, Language: "en", PasswordHash: hash})
+		u, err := store.CreateUser(sys, storage.NewUser{Email: a.Email, Name: a.Name, Language: "en", PasswordHash: hash})
 		if err != nil {
 			return res, fmt.Errorf("demo user %s: %w", a.Email, err)
 		}
@@ -68,12 +70,12 @@ func Demo(ctx context.Context, store *storage.Store, hasher Hasher) (Result, err
 			continue
 		}
 		if a.Level == access.Admin {
-			co, err := store.CreateCompany(ctx, a.Company, u.ID)
+			co, err := store.CreateCompany(sys, a.Company, u.ID)
 			if err != nil {
 				return res, err
 			}
 			res.Companies[a.Company] = co.ID
-		} else if err := store.AddMember(ctx, res.Companies[a.Company], u.ID, a.Level); err != nil {
+		} else if err := store.AddMember(sys, res.Companies[a.Company], u.ID, a.Level); err != nil {
 			return res, err
 		}
 		p := users[a.Email]
