@@ -34,6 +34,8 @@ type DB struct {
 	Dialect database.Dialect
 	// AppURL and OwnerURL are the connection URLs on PostgreSQL, empty on SQLite.
 	AppURL, OwnerURL string
+	// Path is the SQLite file, empty on PostgreSQL.
+	Path string
 }
 
 // PostgresURL returns TEST_DATABASE_URL, or "" when the tests run on the embedded store.
@@ -62,7 +64,8 @@ func RequirePostgres(t testing.TB) *DB {
 func NewSQLite(t testing.TB) *DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, "", filepath.Join(t.TempDir(), "laatu.db"))
+	path := filepath.Join(t.TempDir(), "laatu.db")
+	db, err := database.Open(ctx, "", path)
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -70,7 +73,7 @@ func NewSQLite(t testing.TB) *DB {
 	if _, err := db.MigrateUp(ctx); err != nil {
 		t.Fatalf("migrate sqlite: %v", err)
 	}
-	return &DB{App: db, Owner: db, Dialect: database.SQLite}
+	return &DB{App: db, Owner: db, Dialect: database.SQLite, Path: path}
 }
 
 func newPostgres(t testing.TB, base string) *DB {
