@@ -114,20 +114,5 @@ func (s *Store) AddComment(ctx context.Context, documentID, body string) (*Comme
 // CommentsByID returns the comments among ids that the caller may view: those on documents
 // it may view.
 func (s *Store) CommentsByID(ctx context.Context, ids []string) (map[string]*Comment, error) {
-	ids = validIDs(ids)
-	out := make(map[string]*Comment, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []*Comment
-	err := s.read(ctx, func(c *conn) error {
-		return c.from(commentsTable, &rows).Where("comment.id IN (?)", bun.In(ids)).Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("comments by id: %w", err)
-	}
-	for _, cm := range rows {
-		out[cm.ID] = cm
-	}
-	return out, nil
+	return visibleByID(ctx, s, commentsTable, ids, func(cm *Comment) string { return cm.ID })
 }

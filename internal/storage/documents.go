@@ -171,22 +171,7 @@ func (s *Store) CountDocumentsByFolder(ctx context.Context, folderIDs []string, 
 
 // DocumentsByID returns the documents among ids that the caller may view.
 func (s *Store) DocumentsByID(ctx context.Context, ids []string) (map[string]*Document, error) {
-	ids = validIDs(ids)
-	out := make(map[string]*Document, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []*Document
-	err := s.read(ctx, func(c *conn) error {
-		return c.from(documentsTable, &rows).Where("document.id IN (?)", bun.In(ids)).Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("documents by id: %w", err)
-	}
-	for _, d := range rows {
-		out[d.ID] = d
-	}
-	return out, nil
+	return visibleByID(ctx, s, documentsTable, ids, func(d *Document) string { return d.ID })
 }
 
 // Document returns one document the caller may view, or NOT_FOUND.

@@ -46,22 +46,7 @@ func (s *Store) Folder(ctx context.Context, id string) (*Folder, error) {
 
 // FoldersByID returns the folders among ids that the caller may view.
 func (s *Store) FoldersByID(ctx context.Context, ids []string) (map[string]*Folder, error) {
-	ids = validIDs(ids)
-	out := make(map[string]*Folder, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []*Folder
-	err := s.read(ctx, func(c *conn) error {
-		return c.from(foldersTable, &rows).Where("folder.id IN (?)", bun.In(ids)).Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("folders by id: %w", err)
-	}
-	for _, f := range rows {
-		out[f.ID] = f
-	}
-	return out, nil
+	return visibleByID(ctx, s, foldersTable, ids, func(f *Folder) string { return f.ID })
 }
 
 var folderSorts = map[FolderSort]sortSpec[*Folder]{

@@ -251,3 +251,24 @@ func (s scoped) subquery() *bun.SelectQuery { return s.q }
 
 // String renders the query, for tests.
 func (s scoped) String() string { return fmt.Sprint(s.q.String()) }
+
+// visibleByID loads the rows of tt among ids that the caller may see, keyed by their id; ids
+// it may not see, or that do not exist, are simply missing. It serves the dataloaders.
+func visibleByID[T any](ctx context.Context, s *Store, tt tenantTable, ids []string, id func(T) string) (map[string]T, error) {
+	ids = validIDs(ids)
+	out := make(map[string]T, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []T
+	err := s.read(ctx, func(c *conn) error {
+		return c.from(tt, &rows).Where(tt.alias+".id IN (?)", bun.In(ids)).Scan(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s by id: %w", tt.name, err)
+	}
+	for _, r := range rows {
+		out[id(r)] = r
+	}
+	return out, nil
+}

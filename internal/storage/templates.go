@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/uptrace/bun"
 
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/errs"
@@ -27,22 +26,7 @@ func (c *conn) template(ctx context.Context, id, companyID string) (*DocumentTem
 
 // TemplatesByID returns the templates among ids that the caller may view.
 func (s *Store) TemplatesByID(ctx context.Context, ids []string) (map[string]*DocumentTemplate, error) {
-	ids = validIDs(ids)
-	out := make(map[string]*DocumentTemplate, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []*DocumentTemplate
-	err := s.read(ctx, func(c *conn) error {
-		return c.from(templatesTable, &rows).Where("template.id IN (?)", bun.In(ids)).Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("templates by id: %w", err)
-	}
-	for _, t := range rows {
-		out[t.ID] = t
-	}
-	return out, nil
+	return visibleByID(ctx, s, templatesTable, ids, func(t *DocumentTemplate) string { return t.ID })
 }
 
 var templateSort = sortSpec[*DocumentTemplate]{"template.name", false, func(t *DocumentTemplate) any { return t.Name }, cursor.stringAny}

@@ -53,22 +53,7 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // CompaniesByID returns the companies among ids that the caller may know of: its own, and
 // those that shared something with it.
 func (s *Store) CompaniesByID(ctx context.Context, ids []string) (map[string]*Company, error) {
-	ids = validIDs(ids)
-	out := make(map[string]*Company, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []*Company
-	err := s.read(ctx, func(c *conn) error {
-		return c.from(companiesTable, &rows).Where("company.id IN (?)", bun.In(ids)).Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("companies by id: %w", err)
-	}
-	for _, co := range rows {
-		out[co.ID] = co
-	}
-	return out, nil
+	return visibleByID(ctx, s, companiesTable, ids, func(co *Company) string { return co.ID })
 }
 
 // MembershipsOf returns a user's memberships in every company. Authentication uses it, as the
