@@ -24,29 +24,17 @@ func (db *DB) migrator() (*migrate.Migrator, error) {
 // MigrateUp applies every pending migration, each in its own transaction, under the
 // migrator's lock so that two starting servers do not race.
 func (db *DB) MigrateUp(ctx context.Context) (applied []string, err error) {
-	m, err := db.migrator()
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Init(ctx); err != nil {
-		return nil, fmt.Errorf("init migrations: %w", err)
-	}
-	if err := m.Lock(ctx); err != nil {
-		return nil, fmt.Errorf("lock migrations: %w", err)
-	}
-	defer func() { _ = m.Unlock(ctx) }()
-	group, err := m.Migrate(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrate up: %w", err)
-	}
-	for _, mig := range group.Migrations {
-		applied = append(applied, mig.Name+"_"+mig.Comment)
-	}
-	return applied, nil
+	return db.locked(ctx, "migrate up", (*migrate.Migrator).Migrate)
 }
 
 // MigrateDown rolls back the last group of migrations.
 func (db *DB) MigrateDown(ctx context.Context) (rolledBack []string, err error) {
+	return db.locked(ctx, "migrate down", (*migrate.Migrator).Rollback)
+}
+
+// locked runs step under the migrator's lock and names the migrations it moved.
+func (db *DB) locked(ctx context.Context, what string,
+	step func(*migrate.Migrator, context.Context, ...migrate.MigrationOption) (*migrate.MigrationGroup, error)) ([]string, error) {
 	m, err := db.migrator()
 	if err != nil {
 		return nil, err
@@ -58,14 +46,15 @@ func (db *DB) MigrateDown(ctx context.Context) (rolledBack []string, err error) 
 		return nil, fmt.Errorf("lock migrations: %w", err)
 	}
 	defer func() { _ = m.Unlock(ctx) }()
-	group, err := m.Rollback(ctx)
+	group, err := step(m, ctx)
 	if err != nil {
-		return nil, fmt.Errorf("migrate down: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	var names []string
 	for _, mig := range group.Migrations {
-		rolledBack = append(rolledBack, mig.Name+"_"+mig.Comment)
+		names = append(names, mig.Name+"_"+mig.Comment)
 	}
-	return rolledBack, nil
+	return names, nil
 }
 
 // MigrateStatus writes one line per migration: applied or pending.
