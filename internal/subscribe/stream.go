@@ -313,7 +313,7 @@ func (s *stream) check(ev pubsub.Event) error {
 	p, err := s.c.authenticate(s.ctx, ev.Seq)
 	switch {
 	case errs.KindOf(err) == errs.Unauthenticated:
-		s.c.end(err, statusForbidden, "Forbidden: the session is invalid or has expired")
+		s.c.end(err, statusUnauthorized, sessionEnded)
 		return err
 	case err != nil:
 		return err

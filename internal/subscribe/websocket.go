@@ -38,6 +38,10 @@ const (
 	statusTooManyRequests  = 4429
 )
 
+// sessionEnded is the close reason when the session is unknown, revoked or expired, or its user
+// disabled: log in again.
+const sessionEnded = "Unauthorized: the session is invalid or has expired; log in again"
+
 // Transports returns the WebSocket and SSE transports, for api.Options.Transports.
 func (h *Hub) Transports() []graphql.Transport {
 	limit := h.opts.MaxMessageBytes
@@ -59,7 +63,8 @@ func (h *Hub) Transports() []graphql.Transport {
 // initWebSocket authenticates connection_init. The session token comes from its payload,
 // as {"Authorization": "Bearer <token>"} or {"token": "<token>"}, or else from the
 // handshake's Authorization header; the active company from "X-Company-ID" (payload or header).
-// No token closes the socket with 4401, a token that names no live session with 4403.
+// No token, or a token that names no live session, closes the socket with 4401: graphql-ws
+// gives up at once on 4401, where it would retry 4403 for a token that cannot get better.
 func (h *Hub) initWebSocket(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	c := connFrom(ctx)
 	if c == nil {
@@ -83,7 +88,7 @@ func (h *Hub) initWebSocket(ctx context.Context, payload transport.InitPayload) 
 	p, err := h.auth.Authenticate(ctx, token, company)
 	if err != nil {
 		if errs.KindOf(err) == errs.Unauthenticated {
-			return closing(ctx, statusForbidden, "Forbidden: the session is invalid or has expired"), nil, err
+			return closing(ctx, statusUnauthorized, sessionEnded), nil, err
 		}
 		h.log.Error().Err(err).Msg("authenticate WebSocket")
 		return closing(ctx, statusInternalError, "Internal server error"), nil, errs.New(errs.Internal, "internal error")

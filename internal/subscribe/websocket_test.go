@@ -36,7 +36,7 @@ func TestWebSocketProtocol(t *testing.T) {
 		{"no token", func(w *wsClient) { w.send(map[string]any{"type": "connection_init"}) }, 4401},
 		{"bad token", func(w *wsClient) {
 			w.send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer not-a-session"}})
-		}, 4403},
+		}, 4401},
 		{"subscribe before init", func(w *wsClient) { w.subscribe("1", documentSub, docVars) }, 4401},
 		{"init timeout", func(w *wsClient) {}, 4408},
 		{"second init", func(w *wsClient) {
