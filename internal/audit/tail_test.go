@@ -19,7 +19,7 @@ import (
 
 // broker returns the broker and publisher a server would use over tdb: PostgreSQL's
 // LISTEN/NOTIFY, or in-process on SQLite.
-func broker(t *testing.T, tdb *testdb.DB) (*pubsub.Broker, pubsub.Publisher) {
+func broker(t testing.TB, tdb *testdb.DB) (*pubsub.Broker, pubsub.Publisher) {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	if tdb.Dialect != database.Postgres {
