@@ -340,6 +340,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		AuditEventAdded     func(childComplexity int, action *string, objectID *string, actor *string) int
 		CommentAdded        func(childComplexity int, documentID string) int
 		DocumentChanged     func(childComplexity int, documentID string) int
 		FolderChanged       func(childComplexity int, folderID string) int
@@ -466,6 +467,7 @@ type SubscriptionResolver interface {
 	FolderChanged(ctx context.Context, folderID string) (<-chan *model.FolderEvent, error)
 	CommentAdded(ctx context.Context, documentID string) (<-chan *storage.Comment, error)
 	SharedWithMeChanged(ctx context.Context) (<-chan *model.SharedWithMeEvent, error)
+	AuditEventAdded(ctx context.Context, action *string, objectID *string, actor *string) (<-chan *audit.Event, error)
 }
 type UserResolver interface {
 	Email(ctx context.Context, obj *storage.User) (*string, error)
@@ -1853,6 +1855,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SharedWithMeEvent.ObjectID(childComplexity), true
 
+	case "Subscription.auditEventAdded":
+		if e.ComplexityRoot.Subscription.AuditEventAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_auditEventAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AuditEventAdded(childComplexity, args["action"].(*string), args["objectId"].(*string), args["actor"].(*string)), true
 	case "Subscription.commentAdded":
 		if e.ComplexityRoot.Subscription.CommentAdded == nil {
 			break
@@ -2989,6 +3002,31 @@ type Subscription {
   commentAdded("The document's id." documentId: ID!): Comment @shared(level: VIEW)
   "The caller's own grants, in every company: given, changed, taken back or expired."
   sharedWithMeChanged: SharedWithMeEvent @auth
+  """
+  The active company's audit log, live, for its ADMINs: every audit event committed after the
+  subscription began (views, changes and security events, by anyone, through any server),
+  oldest first, each once, as soon as it is durable. The arguments narrow it; every one given
+  must hold. After the server may have missed notices it reads on from the last event it
+  delivered: nothing is skipped, and no RESYNC is sent.
+
+  Following the log is recorded once, when the subscription begins: a VIEW of the company's
+  AUDIT_LOG with the field auditEventAdded (who, when, from which IP, in which operation). The
+  events it delivers are not recorded again one by one, since each record would be a new event
+  of the same log, delivered in turn and recorded again, without end; so the subscription
+  delivers no event of its own making, while other ADMINs' subscriptions deliver its start.
+
+  The stream ends with FORBIDDEN when the caller stops being an ADMIN of the company (and the
+  WebSocket closes with 4403: connect again), and with RATE_LIMITED when more events arrive at
+  once than it can deliver (read auditEvents, then subscribe again).
+  """
+  auditEventAdded(
+    "Only this action, e.g. VIEW, UPDATE or LOGIN."
+    action: String
+    "Only events about this object."
+    objectId: ID
+    "Only events of this user."
+    actor: ID
+  ): AuditEvent @auth(level: ADMIN)
 }
 
 "What happened to a folder or document."
@@ -4504,6 +4542,36 @@ func (ec *executionContext) field_Query_templates_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_auditEventAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "action",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["action"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "objectId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["objectId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "actor",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["actor"] = arg2
 	return args, nil
 }
 
@@ -11267,6 +11335,68 @@ func (ec *executionContext) fieldContext_Subscription_sharedWithMeChanged(_ cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_auditEventAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_auditEventAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AuditEventAdded(ctx, fc.Args["action"].(*string), fc.Args["objectId"].(*string), fc.Args["actor"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOAccessLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐLevel(ctx, "ADMIN")
+				if err != nil {
+					var zeroVal *audit.Event
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *audit.Event
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *audit.Event) graphql.Marshaler {
+			return ec.marshalOAuditEvent2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋauditᚐEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_auditEventAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_auditEventAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TemplateField_key(ctx context.Context, field graphql.CollectedField, obj *storage.FieldDef) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15478,6 +15608,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_commentAdded(ctx, fields[0])
 	case "sharedWithMeChanged":
 		return ec._Subscription_sharedWithMeChanged(ctx, fields[0])
+	case "auditEventAdded":
+		return ec._Subscription_auditEventAdded(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -16875,6 +17007,13 @@ func (ec *executionContext) marshalOAny2interface(ctx context.Context, sel ast.S
 	_ = ctx
 	res := graphql.MarshalAny(v)
 	return res
+}
+
+func (ec *executionContext) marshalOAuditEvent2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋauditᚐEvent(ctx context.Context, sel ast.SelectionSet, v *audit.Event) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AuditEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOAuditEventConnection2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/laatu/laatu/graph"
 	"github.com/laatu/laatu/graph/model"
+	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/audit"
 	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/subscribe"
 )
@@ -39,6 +41,15 @@ func (r *subscriptionResolver) SharedWithMeChanged(ctx context.Context) (<-chan 
 		}
 		return ev
 	})
+}
+
+func (r *subscriptionResolver) AuditEventAdded(ctx context.Context, action *string, objectID *string, actor *string) (<-chan *audit.Event, error) {
+	t, err := r.Audit.NewTail(access.FromContext(ctx).CompanyID,
+		audit.Filter{Action: deref(action, ""), ObjectID: deref(objectID, ""), ActorID: deref(actor, "")})
+	if err != nil {
+		return nil, err
+	}
+	return subscribe.Follow(ctx, t.Topic(), t.Begin, t.Next)
 }
 
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }

@@ -81,17 +81,26 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	a := &App{Store: store, Hasher: hasher}
 
 	// The audit log: changes are written in their own transaction (the change hook), views and
-	// security events through the group committer, all mirrored to the audit stream.
+	// security events through the group committer, all mirrored to the audit stream, and
+	// announced to the live audit tail through the broker of subscriptions.
 	stream, closeStream, err := auditStream(cfg.AuditLog)
 	if err != nil {
 		return nil, err
 	}
-	a.Audit = audit.New(db, zerolog.New(stream), audit.Options{Window: -1})
-	a.closers = append(a.closers, closeStream, a.Audit.Close)
+	a.closers = append(a.closers, closeStream)
+	broker, pub, err := newBroker(ctx, cfg, log, db)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	// Closed after the auditor, which announces what it writes while it closes.
+	a.closers = append(a.closers, func() error { broker.Close(); return nil })
+	a.Audit = audit.New(db, zerolog.New(stream), audit.Options{Window: -1, Publisher: pub})
+	a.closers = append(a.closers, a.Audit.Close)
 	store.OnChange(a.Audit.ChangeHook())
 
 	authn := auth.NewAuthenticator(store, auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
-	subs, err := a.subscriptions(ctx, cfg, log, db, authn, o.subscribe)
+	subs, err := a.subscriptions(cfg, log, broker, pub, authn, o.subscribe)
 	if err != nil {
 		_ = a.Close()
 		return nil, err
@@ -167,27 +176,24 @@ func WithSubscribeOptions(f func(*subscribe.Options)) Option {
 // would wait for them), and Close after both.
 func (a *App) Shutdown(ctx context.Context) error { return a.Subscriptions.Shutdown(ctx) }
 
-// subscriptions wires live changes: a broker fed by PostgreSQL's LISTEN/NOTIFY (one listener
-// per instance, so that a change made through any instance reaches the subscribers of all) or,
-// on SQLite, in-process; the change hook that publishes inside every writing transaction; and
-// the Hub behind the WebSocket and SSE transports. Close stops the broker.
-func (a *App) subscriptions(ctx context.Context, cfg config.Config, log zerolog.Logger, db *database.DB,
-	authn *auth.Authenticator, adjust []func(*subscribe.Options)) (*subscribe.Hub, error) {
-	var broker *pubsub.Broker
-	var pub pubsub.Publisher
-	switch {
-	case db.Dialect == database.Postgres && cfg.DatabaseURL != "":
-		var err error
-		if broker, pub, err = pubsub.NewPostgres(ctx, listenerURL(cfg.DatabaseURL), "", log); err != nil {
-			return nil, err
-		}
-	default:
-		if db.Dialect == database.Postgres {
-			log.Warn().Msg("no DATABASE_URL to listen with: subscriptions reach the subscribers of this instance only")
-		}
-		broker, pub = pubsub.NewLocal(log)
+// newBroker returns the broker of live changes and its publisher: fed by PostgreSQL's
+// LISTEN/NOTIFY (one listener per instance, so that a change made through any instance reaches
+// the subscribers of all) or, on SQLite, in-process. The caller closes the broker.
+func newBroker(ctx context.Context, cfg config.Config, log zerolog.Logger, db *database.DB) (*pubsub.Broker, pubsub.Publisher, error) {
+	if db.Dialect == database.Postgres && cfg.DatabaseURL != "" {
+		return pubsub.NewPostgres(ctx, listenerURL(cfg.DatabaseURL), "", log)
 	}
-	a.closers = append(a.closers, func() error { broker.Close(); return nil })
+	if db.Dialect == database.Postgres {
+		log.Warn().Msg("no DATABASE_URL to listen with: subscriptions reach the subscribers of this instance only")
+	}
+	broker, pub := pubsub.NewLocal(log)
+	return broker, pub, nil
+}
+
+// subscriptions wires live changes over broker: the change hook that publishes inside every
+// writing transaction, and the Hub behind the WebSocket and SSE transports.
+func (a *App) subscriptions(cfg config.Config, log zerolog.Logger, broker *pubsub.Broker, pub pubsub.Publisher,
+	authn *auth.Authenticator, adjust []func(*subscribe.Options)) (*subscribe.Hub, error) {
 	a.Store.OnChange(subscribe.ChangeHook(pub))
 	opts := subscribe.DefaultOptions()
 	opts.AllowedOrigins = cfg.AllowedOrigins

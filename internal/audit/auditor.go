@@ -15,6 +15,7 @@ import (
 
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/errs"
+	"github.com/laatu/laatu/internal/pubsub"
 	"github.com/laatu/laatu/internal/storage"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	QueueSize int
 	// WriteTimeout bounds one transaction of the writer. Default 10s.
 	WriteTimeout time.Duration
+	// Publisher, when set, announces what each transaction appends to a company's chain on
+	// pubsub.AuditTopic, in that transaction (see notice), for the live audit tail.
+	Publisher pubsub.Publisher
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()
@@ -134,8 +138,9 @@ func (a *Auditor) Stats() Stats {
 }
 
 // ChangeHook returns the storage hook that writes one event per change in the change's own
-// transaction (where storage has set app.company_id to the change's company), and mirrors it
-// to the stream once that transaction commits.
+// transaction (where storage has set app.company_id to the change's company), announces it
+// there to the audit tail's subscribers, and mirrors it to the stream once that transaction
+// commits.
 func (a *Auditor) ChangeHook() storage.ChangeHook {
 	return func(ctx context.Context, tx bun.IDB, ch storage.Change, afterCommit func(func())) error {
 		e := &Event{CompanyID: ch.CompanyID, Action: string(ch.Kind), ObjectType: ch.ObjectType,
@@ -144,12 +149,46 @@ func (a *Auditor) ChangeHook() storage.ChangeHook {
 		if err := Append(ctx, tx, a.db.Dialect, e); err != nil {
 			return err
 		}
+		// The local publisher (SQLite) queues its notice and hands it over when flush runs,
+		// which storage does only after the transaction (or savepoint) commits; PostgreSQL
+		// holds the notification until commit itself.
+		ctx, flush, _ := pubsub.WithTxQueue(ctx)
+		if err := a.announce(ctx, tx, e); err != nil {
+			return err
+		}
 		afterCommit(func() {
 			a.heads.advance(e.CompanyID, link{Seq: e.Seq, Hash: e.Hash})
 			a.emit(e)
+			flush()
 		})
 		return nil
 	}
+}
+
+// notice is what the audit tail's subscribers are told when a transaction has appended to a
+// company's chain up to last: ids only, one notice for all that the transaction appended.
+// Events outside any company (NoCompany) are announced to no one: no ADMIN can follow them.
+func notice(last *Event) (pubsub.Event, bool) {
+	if last.CompanyID == NoCompany {
+		return pubsub.Event{}, false
+	}
+	return pubsub.Event{Topic: pubsub.AuditTopic(last.CompanyID), Kind: pubsub.KindAudit,
+		CompanyID: last.CompanyID, ObjectID: last.ID, ChainSeq: last.Seq}, true
+}
+
+// announce publishes in tx the notices of chains that end, for now, at the events lasts.
+func (a *Auditor) announce(ctx context.Context, tx bun.IDB, lasts ...*Event) error {
+	if a.opts.Publisher == nil {
+		return nil
+	}
+	for _, last := range lasts {
+		if n, ok := notice(last); ok {
+			if err := a.opts.Publisher.Publish(ctx, tx, n); err != nil {
+				return fmt.Errorf("audit: announce: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // changeFields copies a change's fields; values of personal fields are only named.
@@ -414,6 +453,17 @@ func (a *Auditor) writeAtHeads(ctx context.Context, companies []string, byCompan
 			return err
 		}
 		q = append(q, ";\n"...)
+		// The notice rides in the same message, so in the same transaction: no round trip.
+		if sp, ok := a.opts.Publisher.(pubsub.StatementPublisher); ok {
+			if n, ok := notice(events[len(events)-1]); ok {
+				query, args, err := sp.Statement(n)
+				if err != nil {
+					return fmt.Errorf("audit: announce: %w", err)
+				}
+				q = gen.AppendQuery(q, query, args...)
+				q = append(q, ";\n"...)
+			}
+		}
 	}
 	if a.conn == nil {
 		conn, err := a.db.Conn(ctx)
@@ -427,7 +477,27 @@ func (a *Auditor) writeAtHeads(ctx context.Context, companies []string, byCompan
 	if err != nil && !isStaleHead(err) {
 		a.closeConn() // it may be broken; the next write takes another
 	}
+	if _, ok := a.opts.Publisher.(pubsub.StatementPublisher); err == nil && !ok && a.opts.Publisher != nil {
+		// A publisher that cannot join the message (in-process, on a PostgreSQL store without
+		// a listener) is told once the batch has committed. The batch is durable whatever
+		// happens here: a notice that cannot be queued (it cannot fail to encode) would be
+		// made up for by the next one, as subscribers read every event after the last they saw.
+		ctx, flush, discard := pubsub.WithTxQueue(ctx)
+		defer discard()
+		if a.announce(ctx, a.conn, lastOf(companies, byCompany)...) == nil {
+			flush()
+		}
+	}
 	return err
+}
+
+// lastOf returns the last event of each company's events.
+func lastOf(companies []string, byCompany map[string][]*Event) []*Event {
+	lasts := make([]*Event, len(companies))
+	for i, c := range companies {
+		lasts[i] = byCompany[c][len(byCompany[c])-1]
+	}
+	return lasts
 }
 
 // closeConn gives the writer's connection back to the pool.
@@ -438,9 +508,12 @@ func (a *Auditor) closeConn() {
 	}
 }
 
-// writeReadingHeads writes a batch in a transaction that reads where each chain ends (Append).
+// writeReadingHeads writes a batch in a transaction that reads where each chain ends (Append),
+// and announces it there.
 func (a *Auditor) writeReadingHeads(ctx context.Context, companies []string, byCompany map[string][]*Event) error {
-	return a.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	ctx, flush, discard := pubsub.WithTxQueue(ctx)
+	defer discard()
+	err := a.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		for _, c := range companies {
 			if err := setCompany(ctx, tx, a.db.Dialect, c); err != nil {
 				return err
@@ -449,8 +522,12 @@ func (a *Auditor) writeReadingHeads(ctx context.Context, companies []string, byC
 				return err
 			}
 		}
-		return nil
+		return a.announce(ctx, tx, lastOf(companies, byCompany)...)
 	})
+	if err == nil {
+		flush()
+	}
+	return err
 }
 
 // emit writes durable events to the audit stream, one JSON line each.

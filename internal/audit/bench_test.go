@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/testdb"
 )
 
 // requestViews fills a collector as a large nested read does: 8 folders with 5 documents
@@ -61,5 +63,41 @@ func BenchmarkViewPath(b *testing.B) {
 			b.Fatal(err)
 		}
 		a.emit(events...)
+	}
+}
+
+// BenchmarkGroupCommitNotices measures one group-commit transaction of 40 views (one nested
+// read's worth) against the database, without and with the notice for the live audit tail
+// (on PostgreSQL a pg_notify in the same message, received by a listener):
+//
+//	TEST_DATABASE_URL=... go test ./internal/audit -run '^$' -bench GroupCommitNotices -count 6
+func BenchmarkGroupCommitNotices(b *testing.B) {
+	tdb := testdb.New(b)
+	_, pub := broker(b, tdb)
+	company := newID()
+	ctx := WithOperation(userCtx(newID(), company, access.Manager),
+		Operation{Type: "query", Hash: strings.Repeat("ab", 32), RootFields: []string{"folders"}})
+	for _, notices := range []bool{false, true} {
+		opts := Options{Window: -1}
+		if notices {
+			opts.Publisher = pub
+		}
+		b.Run(fmt.Sprintf("notices=%t", notices), func(b *testing.B) {
+			a := New(tdb.App, zerolog.New(io.Discard), opts)
+			defer a.Close()
+			evs := make([]Event, 40)
+			for i := range evs {
+				evs[i] = Event{CompanyID: company, Action: ActionView, ObjectType: ObjectDocument, ObjectID: newID(),
+					Fields: []Field{{Field: "title"}, {Field: "status"}}}
+			}
+			if err := a.Record(ctx, evs...); err != nil { // learn where the chain ends
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := a.Record(ctx, evs...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

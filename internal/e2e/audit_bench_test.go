@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/laatu/laatu/internal/app"
+	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/testdb"
 	"github.com/laatu/laatu/internal/testserver"
 )
@@ -27,7 +28,10 @@ func BenchmarkAuditViews(b *testing.B) {
 		} else {
 			opts = append(opts, app.WithoutViewAudit())
 		}
-		s := testserver.NewWith(b, testdb.New(b), opts)
+		// Wired as a server is: on PostgreSQL with its listener, so that what the audit log
+		// publishes for subscribers (pg_notify) is part of what is measured.
+		db := testdb.New(b)
+		s := testserver.NewWith(b, db, opts, func(c *config.Config) { c.DatabaseURL = db.AppURL })
 		token := s.Login(b, "manager@acme.test")
 		for _, par := range []int{1, 4, 16} {
 			b.Run(fmt.Sprintf("%s/clients=%d", name, par), func(b *testing.B) {

@@ -47,6 +47,15 @@ type Publisher interface {
 	Publish(ctx context.Context, tx bun.IDB, ev Event) error
 }
 
+// StatementPublisher is a Publisher whose publishing is one SQL statement, which a writer may
+// send with statements of its own in one round trip (PostgreSQL: pg_notify). The statement
+// publishes when the transaction it runs in commits, like Publish.
+type StatementPublisher interface {
+	Publisher
+	// Statement returns the statement that publishes ev, with a ? placeholder for each arg.
+	Statement(ev Event) (query string, args []any, err error)
+}
+
 // Broker holds the subscriptions of one server instance and dispatches events to them.
 // Create it with NewPostgres or NewLocal; it is safe for concurrent use.
 type Broker struct {

@@ -39,11 +39,19 @@ type Event struct {
 	Path string `json:"path,omitempty"`
 	// DocumentID is the document a comment was added to.
 	DocumentID string `json:"documentId,omitempty"`
+	// ChainSeq is, in a KindAudit event, the seq of the last audit event it announces: every
+	// event of the company's chain up to it has committed.
+	ChainSeq int64 `json:"chainSeq,omitempty"`
 	// Seq numbers the dispatches of one Broker: every subscription that receives the same
 	// dispatch sees the same Seq, so that work done for one event can be shared among its
 	// subscribers. It is set by the Broker and never sent.
 	Seq uint64 `json:"-"`
 }
+
+// KindAudit is the Kind of the events on AuditTopic: one company's audit chain grew up to
+// ChainSeq, and ObjectID is the id of the event there. One event announces all that one
+// transaction appended to the chain.
+const KindAudit = "AUDIT"
 
 // CompanyTopic is the topic of changes to the objects of one company.
 func CompanyTopic(companyID string) string { return "company:" + companyID }

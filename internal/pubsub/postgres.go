@@ -55,15 +55,24 @@ func (p pgPublisher) Publish(ctx context.Context, tx bun.IDB, ev Event) error {
 	if tx == nil {
 		return errors.New("pubsub: publish without a transaction")
 	}
-	payload, err := ev.encode()
+	query, args, err := p.Statement(ev)
 	if err != nil {
 		return err
 	}
 	// NewRaw so that Bun formats the placeholders whatever driver sits beneath tx.
-	if _, err := tx.NewRaw("SELECT pg_notify(?, ?)", p.channel, payload).Exec(ctx); err != nil {
+	if _, err := tx.NewRaw(query, args...).Exec(ctx); err != nil {
 		return fmt.Errorf("pubsub: notify %s: %w", ev.Topic, err)
 	}
 	return nil
+}
+
+// Statement returns the pg_notify that Publish runs.
+func (p pgPublisher) Statement(ev Event) (string, []any, error) {
+	payload, err := ev.encode()
+	if err != nil {
+		return "", nil, err
+	}
+	return "SELECT pg_notify(?, ?)", []any{p.channel, payload}, nil
 }
 
 // NewPostgres returns a Broker fed by a lib/pq Listener on channel (DefaultChannel when

@@ -136,3 +136,40 @@ func TestInvalidChannel(t *testing.T) {
 		t.Fatalf("default channel: %v", err)
 	}
 }
+
+// TestStatementJoinsAMessage sends the publishing statement along with others in one simple
+// query, as the audit writer does: delivered intact when the message commits, never when a
+// later statement of the message fails.
+func TestStatementJoinsAMessage(t *testing.T) {
+	b, pub, db := openPostgres(t)
+	sp, ok := pub.(StatementPublisher)
+	if !ok {
+		t.Fatal("the PostgreSQL publisher makes no statement")
+	}
+	topic := AuditTopic("A")
+	sub := subscribe(t, b, topic, 4)
+	message := func(ev Event, tail string) error {
+		query, args, err := sp.Statement(ev)
+		if err != nil {
+			return err
+		}
+		q := db.QueryGen().AppendQuery([]byte("SELECT 1;\n"), query, args...)
+		_, err = db.ExecContext(t.Context(), string(append(q, ";\n"+tail...)))
+		return err
+	}
+	lost := Event{Topic: topic, Kind: KindAudit, CompanyID: "A", ObjectID: "lost", ChainSeq: 1}
+	if err := message(lost, "SELECT 1/0"); err == nil {
+		t.Fatal("division by zero succeeded")
+	}
+	// Quotes, backslashes and the topic's newline survive the formatting.
+	want := Event{Topic: topic, Kind: KindAudit, CompanyID: "A", ObjectID: `it's \n "x"`, ChainSeq: 2}
+	if err := message(want, "SELECT 2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, sub); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if _, ok := Publisher(localPublisher{}).(StatementPublisher); ok {
+		t.Fatal("the local publisher claims a statement")
+	}
+}

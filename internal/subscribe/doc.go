@@ -12,7 +12,8 @@
 //     per connection, enforces the protocol's close codes that gqlgen leaves out (4401, 4403,
 //     4406, 4408, 4409, 4429), bounds every write in time, and on Shutdown completes every
 //     subscription and closes every socket with a close frame.
-//   - Document, Folder, Comments and SharedWithMe start the streams behind the resolvers.
+//   - Document, Folder, Comments and SharedWithMe start the streams behind the resolvers;
+//     Follow starts those of subscriptions this package does not know (the live audit tail).
 //     A stream holds no transaction and no cached data between events. For every event that
 //     concerns it, it checks the subscriber's session again (revoked, expired, user disabled,
 //     memberships changed), loads the object again as the subscriber, and delivers it only if

@@ -78,18 +78,24 @@ func SharedWithMe[T any](ctx context.Context, convert func(Update) T) (<-chan T,
 // guarantees: the session checked again at every event and by the timer (a changed
 // membership or level ends the stream), bounded buffers, final errors, shutdown.
 //
+// begin, when not nil, runs once the stream listens to the topic and before any event is
+// handled, with the subscriber's context: a follower that reads where it starts from reads it
+// there, so that no event falls between that read and the first notice. An error it returns
+// is the resolver's, and no stream runs.
+//
 // handle runs with the subscriber's context, after the check; it also receives the broker's
 // RESYNC events. An error it returns ends the stream with that error.
 //
-// The live audit tail (auditEventAdded, for ADMINs) is meant to be built on it: the auditor
-// publishes an ids-only event on pubsub.AuditTopic(company) after each commit of the chain,
-// and handle loads the new events as the subscriber (storage refuses a non-ADMIN).
-func Follow[T any](ctx context.Context, topic string, handle func(ctx context.Context, ev pubsub.Event) ([]T, error)) (<-chan T, error) {
+// The live audit tail (auditEventAdded, for ADMINs) is built on it: the auditor publishes an
+// ids-only notice on pubsub.AuditTopic(company) with each commit to the company's chain, and
+// audit.Tail's Begin and Next read the new events as the subscriber.
+func Follow[T any](ctx context.Context, topic string, begin func(ctx context.Context) error,
+	handle func(ctx context.Context, ev pubsub.Event) ([]T, error)) (<-chan T, error) {
 	s, err := newStream(ctx)
 	if err != nil {
 		return nil, err
 	}
-	f := &topicFollower{topic: topic, fn: func(ctx context.Context, ev pubsub.Event) ([]Update, error) {
+	f := &topicFollower{topic: topic, begin: begin, fn: func(ctx context.Context, ev pubsub.Event) ([]Update, error) {
 		vs, err := handle(ctx, ev)
 		ups := make([]Update, len(vs))
 		for i, v := range vs {
@@ -103,7 +109,15 @@ func Follow[T any](ctx context.Context, topic string, handle func(ctx context.Co
 // topicFollower hands the events of one topic to a handler of Follow.
 type topicFollower struct {
 	topic string
+	begin func(ctx context.Context) error
 	fn    func(ctx context.Context, ev pubsub.Event) ([]Update, error)
+}
+
+func (f *topicFollower) started(s *stream) error {
+	if f.begin == nil {
+		return nil
+	}
+	return f.begin(s.ctx)
 }
 
 func (f *topicFollower) topics(s *stream) []string {

@@ -77,6 +77,11 @@ type follower interface {
 	expiry() <-chan time.Time
 }
 
+// starter is a follower with work to do once its stream listens, before it handles events.
+type starter interface {
+	started(s *stream) error
+}
+
 // stream is one subscription of one subscriber.
 type stream struct {
 	h *Hub
@@ -202,12 +207,9 @@ func (s *stream) unregister() {
 	s.h.mu.Unlock()
 }
 
-// start follows f's topics and returns the channel gqlgen reads the stream's values from.
+// start follows f's topics and returns the channel gqlgen reads the stream's values from. The
+// stream is registered (and counted) once it listens and its follower has started.
 func start[T any](s *stream, f follower, convert func(Update) T) (<-chan T, error) {
-	if err := s.register(); err != nil {
-		s.cancel(nil)
-		return nil, err
-	}
 	var subs []*pubsub.Subscription
 	for _, topic := range f.topics(s) {
 		sub, err := s.h.broker.Subscribe(s.ctx, topic, s.h.opts.Buffer)
@@ -216,6 +218,16 @@ func start[T any](s *stream, f follower, convert func(Update) T) (<-chan T, erro
 			return nil, err
 		}
 		subs = append(subs, sub)
+	}
+	if st, ok := f.(starter); ok {
+		if err := st.started(s); err != nil {
+			s.unregister()
+			return nil, err
+		}
+	}
+	if err := s.register(); err != nil {
+		s.unregister()
+		return nil, err
 	}
 	out := make(chan T)
 	go run(s, f, convert, subs, out)
