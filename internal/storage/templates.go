@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/errs"
 )
