@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
 	"os"
 	"os/signal"
@@ -314,6 +315,8 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io
 		// --request-timeout instead.
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
+		// net/http's own complaints (TLS handshakes, bad requests) go to the structured log.
+		ErrorLog: stdlog.New(log.With().Str("component", "http").Logger(), "", 0),
 	}
 
 	errc := make(chan error, 1)
