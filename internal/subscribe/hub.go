@@ -162,16 +162,26 @@ func (h *Hub) Handler(next http.Handler) http.Handler {
 			httpx.WriteJSONError(w, http.StatusForbidden, errs.Forbidden, "WebSocket connections from this origin are not allowed")
 			return
 		}
-		ctx, cancel := context.WithCancelCause(r.Context())
-		defer cancel(nil)
-		c := &conn{hub: h, sse: sse, cancel: cancel, streams: map[*stream]struct{}{},
+		ctx := r.Context()
+		if !sse {
+			// A WebSocket outlives its handler (see wsTransport.Do).
+			ctx = context.WithoutCancel(ctx)
+		}
+		ctx, cancel := context.WithCancelCause(ctx)
+		c := &conn{hub: h, sse: sse, ctx: ctx, cancel: cancel, detachable: !sse, streams: map[*stream]struct{}{},
 			token: auth.BearerToken(r.Header.Get("Authorization")), company: r.Header.Get("X-Company-ID")}
 		if !h.open(c) {
+			cancel(nil)
 			w.Header().Set("Retry-After", "1")
 			httpx.WriteJSONError(w, http.StatusServiceUnavailable, errs.Internal, "the server is shutting down; connect again")
 			return
 		}
-		defer h.release(c)
+		defer func() {
+			// An accepted WebSocket is released by its reader when it ends.
+			if !c.detached {
+				c.finish()
+			}
+		}()
 		if sse {
 			sw := newSSEWriter(w, h.opts.WriteTimeout, func(err error) { cancel(err) })
 			defer sw.reset()
@@ -224,6 +234,12 @@ func (h *Hub) open(c *conn) bool {
 	h.conns[c] = struct{}{}
 	h.served.Add(1)
 	return true
+}
+
+// finish ends the connection's context and releases it.
+func (c *conn) finish() {
+	c.cancel(nil)
+	c.hub.release(c)
 }
 
 func (h *Hub) release(c *conn) {
@@ -339,10 +355,16 @@ func (h *Hub) Scope(inner ScopeFunc) ScopeFunc {
 // conn is one client connection: a WebSocket with any number of operations, or an SSE
 // request with one.
 type conn struct {
-	hub    *Hub
-	sse    bool
+	hub *Hub
+	sse bool
+	// ctx ends when the connection is done with, or dropped (kill).
+	ctx    context.Context
 	cancel context.CancelCauseFunc
 	ws     *wsConn // set when the WebSocket is accepted
+	// detachable says that the WebSocket transport may take the connection over from the
+	// handler, and detached that it did: the socket's reader then releases it (finish).
+	// Both are used on the handler's goroutine only.
+	detachable, detached bool
 
 	mu sync.Mutex
 	// token and company re-authenticate the subscriber: from the Authorization and
