@@ -315,6 +315,13 @@ func (h *Hub) Streams() int {
 	return len(h.streams)
 }
 
+// streamOf returns the stream of the operation oc, nil when it has none (yet, or any more).
+func (h *Hub) streamOf(oc *graphql.OperationContext) *stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.streams[oc]
+}
+
 // ScopeFunc has the signature of api.Hooks.Scope.
 type ScopeFunc = func(ctx context.Context, next func(ctx context.Context) *graphql.Response) (*graphql.Response, error)
 

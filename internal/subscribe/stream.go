@@ -95,6 +95,11 @@ type stream struct {
 	// stream is ended from outside (its cause says why).
 	parent, ctx context.Context
 	cancel      context.CancelCauseFunc
+	// ready is signalled before the stream hands gqlgen a value or ends, so that the
+	// WebSocket transport waits for it here rather than deep in gqlgen's executor and the
+	// response middleware (see wsConn.run): between events an operation then holds neither a
+	// response's state nor a deep stack.
+	ready chan struct{}
 
 	// resynced is the dispatch number of the last RESYNC handled: the broker sends one to
 	// each of the stream's topics.
@@ -133,7 +138,7 @@ func newStream(ctx context.Context) (*stream, error) {
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	return &stream{h: h, c: c, oc: graphql.GetOperationContext(ctx), field: graphql.GetFieldContext(ctx).Field.Alias,
-		p: p, view: viewOf(p), parent: ctx, ctx: sctx, cancel: cancel}, nil
+		p: p, view: viewOf(p), parent: ctx, ctx: sctx, cancel: cancel, ready: make(chan struct{}, 1)}, nil
 }
 
 // viewOf sums up what storage reads of a principal to decide what it may see: its user, its
@@ -223,7 +228,10 @@ func start[T any](s *stream, f follower, convert func(Update) T) (<-chan T, erro
 }
 
 func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Subscription, out chan T) {
-	defer close(out)
+	defer func() {
+		close(out)
+		s.offer()
+	}()
 	var c0, c1 <-chan *pubsub.Event
 	c0 = subs[0].C()
 	if len(subs) > 1 {
@@ -260,6 +268,7 @@ func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Su
 		}
 		ups, end := s.process(f, ev)
 		for _, u := range ups {
+			s.offer()
 			select {
 			case out <- convert(u):
 			case <-s.ctx.Done():
@@ -339,9 +348,18 @@ func fail[T any](s *stream, out chan<- T, err error) {
 	s.final = err
 	s.mu.Unlock()
 	var zero T
+	s.offer()
 	select {
 	case out <- zero:
 	case <-s.parent.Done():
+	}
+}
+
+// offer signals ready; signals not yet taken are one.
+func (s *stream) offer() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
 	}
 }
 

@@ -442,7 +442,17 @@ func (wc *wsConn) run(ctx context.Context, id string, op *wsOp, rc *graphql.Oper
 		wc.complete(id, op)
 	}()
 	responses, ctx := wc.exec.DispatchOperation(ctx, rc)
+	// The resolver has run: a subscription of ours has its stream now. Wait for its values
+	// here, so that gqlgen's response middleware (a transaction scope, loaders, the audit
+	// scope) runs only when there is something to respond with.
+	s := wc.h.streamOf(rc)
 	for {
+		if s != nil {
+			select {
+			case <-s.ready:
+			case <-ctx.Done():
+			}
+		}
 		resp := responses(ctx)
 		if resp == nil {
 			return
