@@ -56,6 +56,8 @@ type flags struct {
 	// profile is a directory for heap and goroutine profiles of the server, taken once the
 	// subscribers are connected ("" for none).
 	profile string
+	// gomemlimit and gogc set the started server's GOMEMLIMIT and GOGC ("" leaves them).
+	gomemlimit, gogc string
 }
 
 func main() {
@@ -70,6 +72,8 @@ func main() {
 	flag.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL with CREATE DATABASE rights for the started server (default: SQLite)")
 	flag.BoolVar(&f.viewAudit, "view-audit", true, "record views in the audit log, as production does")
 	flag.StringVar(&f.profile, "profile", "", "directory to write the started server's heap and goroutine profiles to, taken with the subscribers connected; also prints its Go memory statistics")
+	flag.StringVar(&f.gomemlimit, "server-gomemlimit", "", "GOMEMLIMIT of the started server only (e.g. 450MiB)")
+	flag.StringVar(&f.gogc, "server-gogc", "", "GOGC of the started server only (e.g. 50)")
 	flag.BoolVar(&f.serve, "serve", false, "internal: run the server side")
 	flag.Parse()
 
@@ -220,6 +224,13 @@ func startServer(ctx context.Context, f flags) (*child, target, error) {
 	args := []string{"-serve", "-sessions", strconv.Itoa(f.sessions), "-n", strconv.Itoa(f.n),
 		"-view-audit=" + strconv.FormatBool(f.viewAudit), "-database-url", f.databaseURL, "-profile", f.profile}
 	cmd := exec.Command(exe, args...)
+	cmd.Env = os.Environ()
+	if f.gomemlimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+f.gomemlimit)
+	}
+	if f.gogc != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+f.gogc)
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
