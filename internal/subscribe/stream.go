@@ -95,11 +95,13 @@ type stream struct {
 	// stream is ended from outside (its cause says why).
 	parent, ctx context.Context
 	cancel      context.CancelCauseFunc
-	// ready is signalled before the stream hands gqlgen a value or ends, so that the
-	// WebSocket transport waits for it here rather than deep in gqlgen's executor and the
-	// response middleware (see wsConn.run): between events an operation then holds neither a
-	// response's state nor a deep stack.
-	ready chan struct{}
+	// drive, set for a stream on a WebSocket, runs the stream's loop on the goroutine of the
+	// transport's operation rather than on one of its own (see wsConn.run); it calls respond
+	// after each value it hands gqlgen, which makes gqlgen's response of it there and then.
+	// Between events an operation then waits in the stream's loop, on a shallow stack and
+	// without a response's state (a transaction scope, loaders, the audit collector).
+	drive   func()
+	respond func()
 
 	// resynced is the dispatch number of the last RESYNC handled: the broker sends one to
 	// each of the stream's topics.
@@ -138,7 +140,7 @@ func newStream(ctx context.Context) (*stream, error) {
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	return &stream{h: h, c: c, oc: graphql.GetOperationContext(ctx), field: graphql.GetFieldContext(ctx).Field.Alias,
-		p: p, view: viewOf(p), parent: ctx, ctx: sctx, cancel: cancel, ready: make(chan struct{}, 1)}, nil
+		p: p, view: viewOf(p), parent: ctx, ctx: sctx, cancel: cancel}, nil
 }
 
 // viewOf sums up what storage reads of a principal to decide what it may see: its user, its
@@ -222,16 +224,20 @@ func start[T any](s *stream, f follower, convert func(Update) T) (<-chan T, erro
 		}
 		subs = append(subs, sub)
 	}
+	if s.c.ws != nil {
+		// The WebSocket transport drives the stream (see stream.drive). Each value is taken
+		// before the next is made: one slot is all the channel needs.
+		out := make(chan T, 1)
+		s.drive = func() { run(s, f, convert, subs, out) }
+		return out, nil
+	}
 	out := make(chan T)
 	go run(s, f, convert, subs, out)
 	return out, nil
 }
 
 func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Subscription, out chan T) {
-	defer func() {
-		close(out)
-		s.offer()
-	}()
+	defer close(out)
 	var c0, c1 <-chan *pubsub.Event
 	c0 = subs[0].C()
 	if len(subs) > 1 {
@@ -268,9 +274,9 @@ func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Su
 		}
 		ups, end := s.process(f, ev)
 		for _, u := range ups {
-			s.offer()
 			select {
 			case out <- convert(u):
+				s.sent()
 			case <-s.ctx.Done():
 			}
 		}
@@ -348,18 +354,17 @@ func fail[T any](s *stream, out chan<- T, err error) {
 	s.final = err
 	s.mu.Unlock()
 	var zero T
-	s.offer()
 	select {
 	case out <- zero:
+		s.sent()
 	case <-s.parent.Done():
 	}
 }
 
-// offer signals ready; signals not yet taken are one.
-func (s *stream) offer() {
-	select {
-	case s.ready <- struct{}{}:
-	default:
+// sent is called once a value is in the channel: a driven stream has it responded to now.
+func (s *stream) sent() {
+	if s.respond != nil {
+		s.respond()
 	}
 }
 

@@ -48,8 +48,8 @@ const (
 // which it would hand over with the hijacked socket for as long as it lives; the messages of
 // graphql-transport-ws are small, and larger ones bypass the buffers anyway.
 const (
-	socketReadBuffer  = 1 << 10
-	socketWriteBuffer = 2 << 10
+	socketReadBuffer  = 512
+	socketWriteBuffer = 1 << 10
 )
 
 // Transports returns the WebSocket and SSE transports, for api.Options.Transports.
@@ -310,6 +310,9 @@ func (wc *wsConn) admit(m message) bool {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
 	wc.heard = true
+	if wc.closing {
+		return false // the close handshake is under way: nothing new starts
+	}
 	switch m.Type {
 	case "connection_init":
 		wc.initTimer.Stop()
@@ -442,22 +445,27 @@ func (wc *wsConn) run(ctx context.Context, id string, op *wsOp, rc *graphql.Oper
 		wc.complete(id, op)
 	}()
 	responses, ctx := wc.exec.DispatchOperation(ctx, rc)
-	// The resolver has run: a subscription of ours has its stream now. Wait for its values
-	// here, so that gqlgen's response middleware (a transaction scope, loaders, the audit
-	// scope) runs only when there is something to respond with.
-	s := wc.h.streamOf(rc)
-	for {
-		if s != nil {
-			select {
-			case <-s.ready:
-			case <-ctx.Done():
-			}
-		}
+	respond := func() bool {
 		resp := responses(ctx)
-		if resp == nil {
-			return
+		if resp != nil {
+			wc.sendResponse(id, resp)
 		}
-		wc.sendResponse(id, resp)
+		return resp != nil
+	}
+	// The resolver has run: a subscription of ours has its stream now, to be driven here
+	// (see stream.drive). gqlgen's response middleware then runs only when there is a value
+	// to respond with, and the operation needs no goroutine besides this one.
+	if s := wc.h.streamOf(rc); s != nil && s.drive != nil {
+		s.respond = func() { respond() }
+		s.drive()
+		// The stream has ended, its last response written: it is forgotten before the
+		// complete goes out, so that a client that subscribes again on hearing it is not
+		// counted twice.
+		s.unregister()
+	}
+	// What is left: a stream's end (its channel is closed), or the responses of anything
+	// else.
+	for respond() {
 	}
 }
 
