@@ -15,6 +15,15 @@
 //	go run ./bench/subscriptions -n 10000 -deadline 120s
 //	go run ./bench/subscriptions -n 1000 -database-url 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //
+// Where the server's memory goes: -profile DIR prints its Go memory statistics per subscriber
+// (heap in use, stacks, goroutines; as is, after a GC, after four more) once the subscribers are
+// connected and again after the changes, and writes heap and goroutine profiles there (the
+// server then samples every 4 KiB allocated, which costs it some CPU). -server-gogc and
+// -server-gomemlimit set the server's GC without touching the script's own.
+//
+//	go run ./bench/subscriptions -n 2000 -profile /tmp/subs-prof
+//	go run ./bench/subscriptions -n 10000 -deadline 150s -server-gogc 50
+//
 // Each side needs one file descriptor per subscriber: both processes raise their soft limit
 // to the hard one; if that is below N+100, raise it first (ulimit -Hn, or the systemd/docker
 // limit). The run stops at -deadline whatever happens.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"time"
 )
 
@@ -25,7 +26,10 @@ func debugServer() (string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/memstats", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("gc") != "" {
+		// gc=N collects N times: each collection also halves the stacks that use less than a
+		// quarter of theirs, so several show what the goroutines need when they wait.
+		gcs, _ := strconv.Atoi(r.URL.Query().Get("gc"))
+		for range gcs {
 			runtime.GC()
 		}
 		var m runtime.MemStats
@@ -75,7 +79,7 @@ func profile(ctx context.Context, f flags, tg target, n int, moment string) erro
 		defer res.Body.Close()
 		return io.ReadAll(res.Body)
 	}
-	for _, gc := range []string{"", "1"} {
+	for _, gc := range []string{"", "1", "4"} {
 		b, err := get("/debug/memstats?gc=" + gc)
 		if err != nil {
 			return err
@@ -85,8 +89,11 @@ func profile(ctx context.Context, f flags, tg target, n int, moment string) erro
 			return err
 		}
 		label := "as is"
-		if gc != "" {
-			label = "after GC"
+		switch gc {
+		case "1":
+			label = "after a GC"
+		case "4":
+			label = "after 4 more GCs"
 		}
 		per := func(v uint64) string { return fmt.Sprintf("%.1f KiB/sub", float64(v)/1024/float64(max(n, 1))) }
 		fmt.Printf("go memory (%s, %s): goroutines %d (%.2f/sub); heap in use %s (%s), stacks %s (%s), other runtime %s, sys %s; GOGC %q, limit %s, %d GCs\n",
