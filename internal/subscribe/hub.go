@@ -122,6 +122,45 @@ type Hub struct {
 	streams map[*graphql.OperationContext]*stream
 	// served counts the connections whose handlers still run.
 	served sync.WaitGroup
+
+	// recheck is closed every RecheckInterval, and replaced, while there are streams: they
+	// check again together, as if an event had come (recheckSeq numbers it), so that streams
+	// alike share the session check and the loads of a recheck as they share an event's.
+	// A timer of each stream's own would make as many checks and loads as there are streams.
+	recheck    chan struct{}
+	recheckSeq uint64
+	recheckOn  bool
+}
+
+// recheckBit marks the dispatch numbers of rechecks, apart from the broker's.
+const recheckBit = 1 << 63
+
+// rechecks returns the channel that the next recheck closes, and that recheck's number.
+func (h *Hub) rechecks() (<-chan struct{}, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.recheck == nil {
+		h.recheck = make(chan struct{})
+	}
+	if !h.recheckOn {
+		h.recheckOn = true
+		time.AfterFunc(h.opts.RecheckInterval, h.tickRecheck)
+	}
+	return h.recheck, recheckBit | (h.recheckSeq + 1)
+}
+
+// tickRecheck starts a recheck, and schedules the next one while streams remain.
+func (h *Hub) tickRecheck() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.recheck)
+	h.recheck = make(chan struct{})
+	h.recheckSeq++
+	if len(h.streams) == 0 {
+		h.recheckOn = false
+		return
+	}
+	time.AfterFunc(h.opts.RecheckInterval, h.tickRecheck)
 }
 
 // New returns a Hub that follows the events of broker and checks sessions with authn.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,7 +88,8 @@ type stream struct {
 	p *access.Principal
 	// view identifies what p may see (see viewOf): streams of the same view share loads.
 	view string
-	// seq is the dispatch number of the event being handled; 0 for the stream's own timers.
+	// seq is the dispatch number of the event being handled: the broker's, a recheck's (see
+	// Hub.recheck), or 0 for the stream's own timer (a grant's expiry).
 	seq uint64
 	// parent ends when gqlgen is done with the subscription; ctx ends earlier when the
 	// stream is ended from outside (its cause says why).
@@ -243,13 +243,12 @@ func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Su
 	if len(subs) > 1 {
 		c1 = subs[1].C()
 	}
-	tick := time.NewTimer(jitter(s.h.opts.RecheckInterval))
-	defer tick.Stop()
 	for {
 		if s.ctx.Err() != nil {
 			finish(s, out, context.Cause(s.ctx))
 			return
 		}
+		recheck, recheckSeq := s.h.rechecks()
 		var ev pubsub.Event
 		select {
 		case <-s.ctx.Done():
@@ -266,9 +265,8 @@ func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Su
 				return
 			}
 			ev = *e
-		case <-tick.C:
-			ev = pubsub.Event{Kind: kindRecheck}
-			tick.Reset(jitter(s.h.opts.RecheckInterval))
+		case <-recheck:
+			ev = pubsub.Event{Kind: kindRecheck, Seq: recheckSeq}
 		case <-f.expiry():
 			ev = pubsub.Event{Kind: kindExpiry}
 		}
@@ -387,9 +385,4 @@ func samePrincipal(a, b *access.Principal) bool {
 		}
 	}
 	return true
-}
-
-// jitter spreads the timers of streams started together over ±10% of d.
-func jitter(d time.Duration) time.Duration {
-	return d - d/10 + rand.N(d/5+1)
 }
