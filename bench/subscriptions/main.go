@@ -15,6 +15,15 @@
 //	go run ./bench/subscriptions -n 10000 -deadline 120s
 //	go run ./bench/subscriptions -n 1000 -database-url 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //
+// Where the server's memory goes: -profile DIR prints its Go memory statistics per subscriber
+// (heap in use, stacks, goroutines; as is, after a GC, after four more) once the subscribers are
+// connected and again after the changes, and writes heap and goroutine profiles there (the
+// server then samples every 4 KiB allocated, which costs it some CPU). -server-gogc and
+// -server-gomemlimit set the server's GC without touching the script's own.
+//
+//	go run ./bench/subscriptions -n 2000 -profile /tmp/subs-prof
+//	go run ./bench/subscriptions -n 10000 -deadline 150s -server-gogc 50
+//
 // Each side needs one file descriptor per subscriber: both processes raise their soft limit
 // to the hard one; if that is below N+100, raise it first (ulimit -Hn, or the systemd/docker
 // limit). The run stops at -deadline whatever happens.
@@ -34,6 +43,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +62,11 @@ type flags struct {
 	pid                              int
 	viewAudit                        bool
 	serve                            bool
+	// profile is a directory for heap and goroutine profiles of the server, taken once the
+	// subscribers are connected ("" for none).
+	profile string
+	// gomemlimit and gogc set the started server's GOMEMLIMIT and GOGC ("" leaves them).
+	gomemlimit, gogc string
 }
 
 func main() {
@@ -65,6 +80,9 @@ func main() {
 	flag.IntVar(&f.pid, "pid", 0, "with -url: the server's process id, to report its memory and CPU")
 	flag.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL with CREATE DATABASE rights for the started server (default: SQLite)")
 	flag.BoolVar(&f.viewAudit, "view-audit", true, "record views in the audit log, as production does")
+	flag.StringVar(&f.profile, "profile", "", "directory to write the started server's heap and goroutine profiles to, taken with the subscribers connected; also prints its Go memory statistics")
+	flag.StringVar(&f.gomemlimit, "server-gomemlimit", "", "GOMEMLIMIT of the started server only (e.g. 450MiB)")
+	flag.StringVar(&f.gogc, "server-gogc", "", "GOGC of the started server only (e.g. 50)")
 	flag.BoolVar(&f.serve, "serve", false, "internal: run the server side")
 	flag.Parse()
 
@@ -73,6 +91,11 @@ func main() {
 	defer stop()
 	var err error
 	if f.serve {
+		if f.profile != "" {
+			// Every 4 KiB allocated sampled, rather than every 512 KiB: the per-subscriber
+			// objects are small and many, and the profile should tell them apart.
+			runtime.MemProfileRate = 4 << 10
+		}
 		err = serve(ctx, f)
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, f.deadline)
@@ -100,6 +123,8 @@ type target struct {
 	PID    int      `json:"pid"`
 	Tokens []string `json:"tokens"`
 	Admin  string   `json:"admin"`
+	// Debug is the started server's profiling endpoint (with -profile).
+	Debug string `json:"debug,omitempty"`
 }
 
 func run(ctx context.Context, f flags) error {
@@ -148,6 +173,9 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return err
 	}
+	if err := profile(ctx, f, tg, len(subs), "connected"); err != nil {
+		return err
+	}
 
 	// The warm-up change proves every stream is live; the others are measured alike.
 	var all []time.Duration
@@ -172,7 +200,7 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("\ndelivery, change to client, %d deliveries: p50 %s p99 %s max %s\n", len(all), pct(all, 50), pct(all, 99), pct(all, 100))
 	fmt.Printf("server: RSS %s, peak %s; CPU %.2fs for %d changes (%.0f%% of one core over %s)\n",
 		mib(rss3), mib(peak), cpu3-cpu2, f.events+1, 100*(cpu3-cpu2)/took.Seconds(), took.Round(time.Millisecond))
-	return nil
+	return profile(ctx, f, tg, len(subs), "changed")
 }
 
 // loopback refuses any target but this machine: the script must not load anyone else's server.
@@ -203,8 +231,15 @@ func startServer(ctx context.Context, f flags) (*child, target, error) {
 		return nil, target{}, err
 	}
 	args := []string{"-serve", "-sessions", strconv.Itoa(f.sessions), "-n", strconv.Itoa(f.n),
-		"-view-audit=" + strconv.FormatBool(f.viewAudit), "-database-url", f.databaseURL}
+		"-view-audit=" + strconv.FormatBool(f.viewAudit), "-database-url", f.databaseURL, "-profile", f.profile}
 	cmd := exec.Command(exe, args...)
+	cmd.Env = os.Environ()
+	if f.gomemlimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+f.gomemlimit)
+	}
+	if f.gogc != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+f.gogc)
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -61,6 +61,11 @@ func serve(ctx context.Context, f flags) error {
 		return err
 	}
 	tg := target{PID: os.Getpid()}
+	if f.profile != "" {
+		if tg.Debug, err = debugServer(); err != nil {
+			return err
+		}
+	}
 	if tg.Admin, err = session(ctx, a.Store, "admin@acme.test"); err != nil {
 		return err
 	}

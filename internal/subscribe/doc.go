@@ -1,7 +1,7 @@
 // Package subscribe serves GraphQL subscriptions: it publishes committed changes to the
 // pubsub Broker, follows them for each subscriber, and sets up the two transports that carry
-// them, WebSocket (graphql-transport-ws) and server-sent events (GraphQL over SSE, distinct
-// connections mode), on top of gqlgen's own.
+// them: WebSocket (graphql-transport-ws, served here over gqlgen's executor, see wsTransport)
+// and server-sent events (GraphQL over SSE, distinct connections mode, gqlgen's transport).
 //
 // What it adds to gqlgen:
 //
@@ -9,7 +9,7 @@
 //     writing transaction, so that nothing is delivered for a change that rolls back.
 //   - A Hub tracks every live connection (Handler, the middleware in front of /graphql): it
 //     checks the Origin of WebSocket handshakes, caps connections per user and subscriptions
-//     per connection, enforces the protocol's close codes that gqlgen leaves out (4401, 4403,
+//     per connection, enforces the protocol's close codes (4400, 4401, 4403,
 //     4406, 4408, 4409, 4429), bounds every write in time, and on Shutdown completes every
 //     subscription and closes every socket with a close frame.
 //   - Document, Folder, Comments and SharedWithMe start the streams behind the resolvers;

@@ -122,6 +122,45 @@ type Hub struct {
 	streams map[*graphql.OperationContext]*stream
 	// served counts the connections whose handlers still run.
 	served sync.WaitGroup
+
+	// recheck is closed every RecheckInterval, and replaced, while there are streams: they
+	// check again together, as if an event had come (recheckSeq numbers it), so that streams
+	// alike share the session check and the loads of a recheck as they share an event's.
+	// A timer of each stream's own would make as many checks and loads as there are streams.
+	recheck    chan struct{}
+	recheckSeq uint64
+	recheckOn  bool
+}
+
+// recheckBit marks the dispatch numbers of rechecks, apart from the broker's.
+const recheckBit = 1 << 63
+
+// rechecks returns the channel that the next recheck closes, and that recheck's number.
+func (h *Hub) rechecks() (<-chan struct{}, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.recheck == nil {
+		h.recheck = make(chan struct{})
+	}
+	if !h.recheckOn {
+		h.recheckOn = true
+		time.AfterFunc(h.opts.RecheckInterval, h.tickRecheck)
+	}
+	return h.recheck, recheckBit | (h.recheckSeq + 1)
+}
+
+// tickRecheck starts a recheck, and schedules the next one while streams remain.
+func (h *Hub) tickRecheck() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.recheck)
+	h.recheck = make(chan struct{})
+	h.recheckSeq++
+	if len(h.streams) == 0 {
+		h.recheckOn = false
+		return
+	}
+	time.AfterFunc(h.opts.RecheckInterval, h.tickRecheck)
 }
 
 // New returns a Hub that follows the events of broker and checks sessions with authn.
@@ -162,16 +201,26 @@ func (h *Hub) Handler(next http.Handler) http.Handler {
 			httpx.WriteJSONError(w, http.StatusForbidden, errs.Forbidden, "WebSocket connections from this origin are not allowed")
 			return
 		}
-		ctx, cancel := context.WithCancelCause(r.Context())
-		defer cancel(nil)
-		c := &conn{hub: h, sse: sse, cancel: cancel, streams: map[*stream]struct{}{},
+		ctx := r.Context()
+		if !sse {
+			// A WebSocket outlives its handler (see wsTransport.Do).
+			ctx = context.WithoutCancel(ctx)
+		}
+		ctx, cancel := context.WithCancelCause(ctx)
+		c := &conn{hub: h, sse: sse, ctx: ctx, cancel: cancel, detachable: !sse, streams: map[*stream]struct{}{},
 			token: auth.BearerToken(r.Header.Get("Authorization")), company: r.Header.Get("X-Company-ID")}
 		if !h.open(c) {
+			cancel(nil)
 			w.Header().Set("Retry-After", "1")
 			httpx.WriteJSONError(w, http.StatusServiceUnavailable, errs.Internal, "the server is shutting down; connect again")
 			return
 		}
-		defer h.release(c)
+		defer func() {
+			// An accepted WebSocket is released by its reader when it ends.
+			if !c.detached {
+				c.finish()
+			}
+		}()
 		if sse {
 			sw := newSSEWriter(w, h.opts.WriteTimeout, func(err error) { cancel(err) })
 			defer sw.reset()
@@ -224,6 +273,12 @@ func (h *Hub) open(c *conn) bool {
 	h.conns[c] = struct{}{}
 	h.served.Add(1)
 	return true
+}
+
+// finish ends the connection's context and releases it.
+func (c *conn) finish() {
+	c.cancel(nil)
+	c.hub.release(c)
 }
 
 func (h *Hub) release(c *conn) {
@@ -299,6 +354,13 @@ func (h *Hub) Streams() int {
 	return len(h.streams)
 }
 
+// streamOf returns the stream of the operation oc, nil when it has none (yet, or any more).
+func (h *Hub) streamOf(oc *graphql.OperationContext) *stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.streams[oc]
+}
+
 // ScopeFunc has the signature of api.Hooks.Scope.
 type ScopeFunc = func(ctx context.Context, next func(ctx context.Context) *graphql.Response) (*graphql.Response, error)
 
@@ -339,10 +401,16 @@ func (h *Hub) Scope(inner ScopeFunc) ScopeFunc {
 // conn is one client connection: a WebSocket with any number of operations, or an SSE
 // request with one.
 type conn struct {
-	hub    *Hub
-	sse    bool
+	hub *Hub
+	sse bool
+	// ctx ends when the connection is done with, or dropped (kill).
+	ctx    context.Context
 	cancel context.CancelCauseFunc
 	ws     *wsConn // set when the WebSocket is accepted
+	// detachable says that the WebSocket transport may take the connection over from the
+	// handler, and detached that it did: the socket's reader then releases it (finish).
+	// Both are used on the handler's goroutine only.
+	detachable, detached bool
 
 	mu sync.Mutex
 	// token and company re-authenticate the subscriber: from the Authorization and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,12 +93,20 @@ type stream struct {
 	p *access.Principal
 	// view identifies what p may see (see viewOf): streams of the same view share loads.
 	view string
-	// seq is the dispatch number of the event being handled; 0 for the stream's own timers.
+	// seq is the dispatch number of the event being handled: the broker's, a recheck's (see
+	// Hub.recheck), or 0 for the stream's own timer (a grant's expiry).
 	seq uint64
 	// parent ends when gqlgen is done with the subscription; ctx ends earlier when the
 	// stream is ended from outside (its cause says why).
 	parent, ctx context.Context
 	cancel      context.CancelCauseFunc
+	// drive, set for a stream on a WebSocket, runs the stream's loop on the goroutine of the
+	// transport's operation rather than on one of its own (see wsConn.run); it calls respond
+	// after each value it hands gqlgen, which makes gqlgen's response of it there and then.
+	// Between events an operation then waits in the stream's loop, on a shallow stack and
+	// without a response's state (a transaction scope, loaders, the audit collector).
+	drive   func()
+	respond func()
 
 	// resynced is the dispatch number of the last RESYNC handled: the broker sends one to
 	// each of the stream's topics.
@@ -229,6 +236,13 @@ func start[T any](s *stream, f follower, convert func(Update) T) (<-chan T, erro
 		s.unregister()
 		return nil, err
 	}
+	if s.c.ws != nil {
+		// The WebSocket transport drives the stream (see stream.drive). Each value is taken
+		// before the next is made: one slot is all the channel needs.
+		out := make(chan T, 1)
+		s.drive = func() { run(s, f, convert, subs, out) }
+		return out, nil
+	}
 	out := make(chan T)
 	go run(s, f, convert, subs, out)
 	return out, nil
@@ -241,13 +255,12 @@ func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Su
 	if len(subs) > 1 {
 		c1 = subs[1].C()
 	}
-	tick := time.NewTimer(jitter(s.h.opts.RecheckInterval))
-	defer tick.Stop()
 	for {
 		if s.ctx.Err() != nil {
 			finish(s, out, context.Cause(s.ctx))
 			return
 		}
+		recheck, recheckSeq := s.h.rechecks()
 		var ev pubsub.Event
 		select {
 		case <-s.ctx.Done():
@@ -264,9 +277,8 @@ func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Su
 				return
 			}
 			ev = *e
-		case <-tick.C:
-			ev = pubsub.Event{Kind: kindRecheck}
-			tick.Reset(jitter(s.h.opts.RecheckInterval))
+		case <-recheck:
+			ev = pubsub.Event{Kind: kindRecheck, Seq: recheckSeq}
 		case <-f.expiry():
 			ev = pubsub.Event{Kind: kindExpiry}
 		}
@@ -274,6 +286,7 @@ func run[T any](s *stream, f follower, convert func(Update) T, subs []*pubsub.Su
 		for _, u := range ups {
 			select {
 			case out <- convert(u):
+				s.sent()
 			case <-s.ctx.Done():
 			}
 		}
@@ -353,7 +366,15 @@ func fail[T any](s *stream, out chan<- T, err error) {
 	var zero T
 	select {
 	case out <- zero:
+		s.sent()
 	case <-s.parent.Done():
+	}
+}
+
+// sent is called once a value is in the channel: a driven stream has it responded to now.
+func (s *stream) sent() {
+	if s.respond != nil {
+		s.respond()
 	}
 }
 
@@ -376,9 +397,4 @@ func samePrincipal(a, b *access.Principal) bool {
 		}
 	}
 	return true
-}
-
-// jitter spreads the timers of streams started together over ±10% of d.
-func jitter(d time.Duration) time.Duration {
-	return d - d/10 + rand.N(d/5+1)
 }

@@ -27,6 +27,7 @@ func TestWebSocketProtocol(t *testing.T) {
 	member := s.login(t, "member@acme.test")
 	docVars := map[string]any{"id": acme.docs["Harbour Tower"]}
 	authorized := map[string]any{"Authorization": "Bearer " + member}
+	admin := s.login(t, "admin@acme.test")
 
 	closes := []struct {
 		name string
@@ -48,6 +49,20 @@ func TestWebSocketProtocol(t *testing.T) {
 			w.subscribe("1", documentSub, docVars)
 			w.subscribe("1", documentSub, docVars)
 		}, 4409},
+		{"not JSON", func(w *wsClient) {
+			if err := w.c.Write(context.Background(), websocket.MessageText, []byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+		}, 4400},
+		{"unknown message type", func(w *wsClient) {
+			w.send(map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": documentSub}})
+		}, 4400},
+		{"subscribe without id", func(w *wsClient) {
+			// Another user than the member's cases: the member's two connections are taken
+			// by the cases around this one until their sockets are released.
+			w.init(map[string]any{"token": admin})
+			w.subscribe("", documentSub, docVars)
+		}, 4400},
 		{"message too large", func(w *wsClient) {
 			w.init(authorized)
 			w.subscribe("1", documentSub+strings.Repeat(" ", 5000), docVars)
