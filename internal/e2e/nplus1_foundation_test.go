@@ -65,7 +65,7 @@ func TestFoundationNoNPlusOne(t *testing.T) {
 	measure := func(n, m, k int) ([]string, int) {
 		var best []string
 		rows := 0
-		for range 3 {
+		for range 6 {
 			var data result
 			queries := counter.during(func() {
 				fOK(t, s, who.Admin, fNPlusOneQuery, map[string]any{"n": n, "m": m, "k": k}, &data)
