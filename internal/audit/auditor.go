@@ -33,6 +33,12 @@ type Options struct {
 	QueueSize int
 	// WriteTimeout bounds one transaction of the writer. Default 10s.
 	WriteTimeout time.Duration
+	// Linger applies when Window is negative: how long, at most, the writer waits for the
+	// responses that Scope has begun and not yet flushed, before it commits what is queued.
+	// It never waits when there are none, so a lone request is written at once; under load a
+	// commit takes the views of several responses, which share its fixed cost (on PostgreSQL
+	// a WAL flush to disk). Zero: never wait.
+	Linger time.Duration
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()
@@ -78,6 +84,11 @@ type Auditor struct {
 	sql  []byte
 	conn *bun.Conn
 
+	// pending counts the responses between Scope's start and the hand-over of their views;
+	// wake tells the writer, lingering for them, that one has ended without any.
+	pending atomic.Int64
+	wake    chan struct{}
+
 	txs, events, headReads atomic.Uint64
 }
 
@@ -95,6 +106,7 @@ func New(db *database.DB, stream zerolog.Logger, opts Options) *Auditor {
 	a := &Auditor{
 		db: db, opts: opts, stream: stream,
 		queue: make(chan *batch, opts.QueueSize),
+		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -178,7 +190,7 @@ func (a *Auditor) Record(ctx context.Context, events ...Event) error {
 		}
 		evs[i] = &e
 	}
-	return a.enqueue(ctx, evs)
+	return a.enqueue(ctx, evs, func() {})
 }
 
 // Flush writes the views c collected, one VIEW event per object with its fields, and returns
@@ -186,14 +198,22 @@ func (a *Auditor) Record(ctx context.Context, events ...Event) error {
 // after the operation's own transaction has ended: on PostgreSQL a mutation's transaction holds
 // its company's chain lock, and on SQLite the write lock, until it ends.
 func (a *Auditor) Flush(ctx context.Context, c *Collector) error {
+	return a.flush(ctx, c, func() {})
+}
+
+// flush is Flush, calling handedOver once the views are in the writer's hands, or known not
+// to go there (none, or an error).
+func (a *Auditor) flush(ctx context.Context, c *Collector, handedOver func()) error {
 	if c == nil {
+		handedOver()
 		return nil
 	}
 	evs, err := a.viewEvents(ctx, c)
 	if err != nil || len(evs) == 0 {
+		handedOver()
 		return err
 	}
-	return a.enqueue(ctx, evs)
+	return a.enqueue(ctx, evs, handedOver)
 }
 
 // viewEvents empties c into prepared VIEW events, one per object. Who, from where and in
@@ -228,19 +248,42 @@ func (a *Auditor) Scope(ctx context.Context, next func(ctx context.Context) *gra
 		ctx = WithOperation(ctx, OperationOf(graphql.GetOperationContext(ctx)))
 	}
 	c := NewCollector()
+	done := a.begin()
+	defer done() // if next panics
 	resp := next(WithCollector(ctx, c))
-	if err := a.Flush(ctx, c); err != nil {
+	if err := a.flush(ctx, c, done); err != nil {
 		return nil, errs.Wrap(errs.Internal, err, "the audit log is unavailable; nothing was sent")
 	}
 	return resp, nil
 }
 
+// begin counts a response whose views the writer may linger for. The function it returns
+// ends that, once (later calls do nothing): call it when the views are handed over.
+func (a *Auditor) begin() (done func()) {
+	a.pending.Add(1)
+	ended := false
+	return func() {
+		if ended {
+			return
+		}
+		ended = true
+		a.pending.Add(-1)
+		select {
+		case a.wake <- struct{}{}:
+		default: // the writer has a wake-up waiting already
+		}
+	}
+}
+
 // enqueue hands events to the writer and waits until they are durable. When the queue is
 // full it waits for room; when ctx ends first it gives up with an error, never dropping
 // silently what it already handed over (that is still written).
-func (a *Auditor) enqueue(ctx context.Context, events []*Event) error {
+// handedOver runs once the events are queued, or could not be.
+func (a *Auditor) enqueue(ctx context.Context, events []*Event, handedOver func()) error {
 	b := &batch{events: events, done: make(chan error, 1)}
-	if err := a.submit(ctx, b); err != nil {
+	err := a.submit(ctx, b)
+	handedOver()
+	if err != nil {
 		return err
 	}
 	select {
@@ -289,32 +332,53 @@ func (a *Auditor) run() {
 }
 
 // gather takes first and whatever else arrives within the window, up to MaxBatch events.
+// Without a window it takes what is queued, and waits up to Linger for more while responses
+// that have begun are still to hand over their views.
 func (a *Auditor) gather(first *batch) []*batch {
 	batches := []*batch{first}
 	n := len(first.events)
-	var window <-chan time.Time
-	if a.opts.Window > 0 {
-		t := time.NewTimer(a.opts.Window)
-		defer t.Stop()
-		window = t.C
+	var timer *time.Timer
+	var expired <-chan time.Time
+	startTimer := func(d time.Duration) {
+		if timer == nil {
+			timer = time.NewTimer(d)
+			expired = timer.C
+		}
 	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	if a.opts.Window > 0 {
+		startTimer(a.opts.Window)
+	}
+	closing := false
 	for n < a.opts.MaxBatch {
-		if window == nil {
-			select {
-			case b := <-a.queue:
-				batches, n = append(batches, b), n+len(b.events)
-				continue
-			default:
-				return batches
-			}
+		select {
+		case b := <-a.queue:
+			batches, n = append(batches, b), n+len(b.events)
+			continue
+		default:
+		}
+		// Nothing more is queued: wait, or write what there is.
+		switch {
+		case closing:
+			return batches
+		case a.opts.Window > 0:
+		case a.opts.Linger > 0 && a.pending.Load() > 0:
+			startTimer(a.opts.Linger)
+		default:
+			return batches
 		}
 		select {
 		case b := <-a.queue:
 			batches, n = append(batches, b), n+len(b.events)
-		case <-window:
+		case <-a.wake: // a response ended without views: look again
+		case <-expired:
 			return batches
 		case <-a.stop:
-			window = nil // closing: take what is queued without waiting
+			closing = true // take what is queued without waiting
 		}
 	}
 	return batches
