@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,7 +88,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	}
 	// The writer commits at once when no other response is under way, and otherwise waits a
 	// little for their views, so that under load one WAL flush serves several responses.
-	a.Audit = audit.New(db, zerolog.New(stream), audit.Options{Window: -1, Linger: auditLinger})
+	a.Audit = audit.New(db, stream, audit.Options{Window: -1, Linger: auditLinger})
 	a.closers = append(a.closers, closeStream, a.Audit.Close)
 	store.OnChange(a.Audit.ChangeHook())
 
@@ -233,23 +232,24 @@ func viewAudit(a *audit.Auditor, on bool) api.Hooks {
 	return api.Hooks{Scope: a.Scope, Fields: []graphql.FieldMiddleware{audit.FieldMiddleware()}}
 }
 
-// auditStream opens where the audit stream's JSON lines go: stdout, stderr, off, or a file
-// (appended to, readable by the owner only).
-func auditStream(where string) (io.Writer, func() error, error) {
+// auditStream opens where the audit stream's JSON lines go: stdout, stderr, a file (appended
+// to, readable by the owner only), or nowhere ("off": a disabled logger, so that no line is
+// even encoded).
+func auditStream(where string) (zerolog.Logger, func() error, error) {
 	none := func() error { return nil }
 	switch where {
 	case "", "stdout":
-		return os.Stdout, none, nil
+		return zerolog.New(os.Stdout), none, nil
 	case "stderr":
-		return os.Stderr, none, nil
+		return zerolog.New(os.Stderr), none, nil
 	case "off":
-		return io.Discard, none, nil
+		return zerolog.Nop(), none, nil
 	}
 	f, err := os.OpenFile(where, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open audit log: %w", err)
+		return zerolog.Nop(), nil, fmt.Errorf("open audit log: %w", err)
 	}
-	return f, f.Close, nil
+	return zerolog.New(f), f.Close, nil
 }
 
 // httpHandler assembles the routes and the edge middleware, outermost first.

@@ -517,8 +517,12 @@ func (a *Auditor) writeReadingHeads(ctx context.Context, companies []string, byC
 	})
 }
 
-// emit writes durable events to the audit stream, one JSON line each.
+// emit writes durable events to the audit stream, one JSON line each; nothing when the
+// stream is disabled (zerolog.Nop).
 func (a *Auditor) emit(events ...*Event) {
+	if a.stream.GetLevel() == zerolog.Disabled {
+		return
+	}
 	a.streamMu.Lock()
 	defer a.streamMu.Unlock()
 	for _, e := range events {
