@@ -84,8 +84,8 @@ type Auditor struct {
 	sql  []byte
 	conn *bun.Conn
 
-	// pending counts the responses between Scope's start and the hand-over of their views;
-	// wake tells the writer, lingering for them, that one has ended without any.
+	// pending counts the responses that Scope has begun and whose views the writer has not
+	// taken yet; wake tells the writer, lingering for them, that one has ended without any.
 	pending atomic.Int64
 	wake    chan struct{}
 
@@ -96,6 +96,8 @@ type Auditor struct {
 type batch struct {
 	events []*Event
 	done   chan error
+	// scoped batches are the views of a response that Scope counts in pending.
+	scoped bool
 }
 
 // New returns an Auditor writing to db (the server's role) and mirroring every durable event
@@ -190,7 +192,7 @@ func (a *Auditor) Record(ctx context.Context, events ...Event) error {
 		}
 		evs[i] = &e
 	}
-	return a.enqueue(ctx, evs, func() {})
+	return a.enqueue(ctx, evs, false)
 }
 
 // Flush writes the views c collected, one VIEW event per object with its fields, and returns
@@ -198,22 +200,24 @@ func (a *Auditor) Record(ctx context.Context, events ...Event) error {
 // after the operation's own transaction has ended: on PostgreSQL a mutation's transaction holds
 // its company's chain lock, and on SQLite the write lock, until it ends.
 func (a *Auditor) Flush(ctx context.Context, c *Collector) error {
-	return a.flush(ctx, c, func() {})
+	return a.flush(ctx, c, false)
 }
 
-// flush is Flush, calling handedOver once the views are in the writer's hands, or known not
-// to go there (none, or an error).
-func (a *Auditor) flush(ctx context.Context, c *Collector, handedOver func()) error {
-	if c == nil {
-		handedOver()
-		return nil
+// flush is Flush; scoped flushes are those of the responses Scope counts in pending, which
+// they leave once the writer has their views, or when there are none to hand over.
+func (a *Auditor) flush(ctx context.Context, c *Collector, scoped bool) error {
+	var evs []*Event
+	var err error
+	if c != nil {
+		evs, err = a.viewEvents(ctx, c)
 	}
-	evs, err := a.viewEvents(ctx, c)
 	if err != nil || len(evs) == 0 {
-		handedOver()
+		if scoped {
+			a.settle()
+		}
 		return err
 	}
-	return a.enqueue(ctx, evs, handedOver)
+	return a.enqueue(ctx, evs, scoped)
 }
 
 // viewEvents empties c into prepared VIEW events, one per object. Who, from where and in
@@ -248,42 +252,40 @@ func (a *Auditor) Scope(ctx context.Context, next func(ctx context.Context) *gra
 		ctx = WithOperation(ctx, OperationOf(graphql.GetOperationContext(ctx)))
 	}
 	c := NewCollector()
-	done := a.begin()
-	defer done() // if next panics
+	a.pending.Add(1)
+	flushing := false
+	defer func() {
+		if !flushing { // next panicked
+			a.settle()
+		}
+	}()
 	resp := next(WithCollector(ctx, c))
-	if err := a.flush(ctx, c, done); err != nil {
+	flushing = true
+	if err := a.flush(ctx, c, true); err != nil {
 		return nil, errs.Wrap(errs.Internal, err, "the audit log is unavailable; nothing was sent")
 	}
 	return resp, nil
 }
 
-// begin counts a response whose views the writer may linger for. The function it returns
-// ends that, once (later calls do nothing): call it when the views are handed over.
-func (a *Auditor) begin() (done func()) {
-	a.pending.Add(1)
-	ended := false
-	return func() {
-		if ended {
-			return
-		}
-		ended = true
-		a.pending.Add(-1)
-		select {
-		case a.wake <- struct{}{}:
-		default: // the writer has a wake-up waiting already
-		}
+// settle ends a response's count in pending without the writer (it has no views for it), and
+// wakes the writer if it is lingering for it.
+func (a *Auditor) settle() {
+	a.pending.Add(-1)
+	select {
+	case a.wake <- struct{}{}:
+	default: // the writer has a wake-up waiting already
 	}
 }
 
 // enqueue hands events to the writer and waits until they are durable. When the queue is
 // full it waits for room; when ctx ends first it gives up with an error, never dropping
 // silently what it already handed over (that is still written).
-// handedOver runs once the events are queued, or could not be.
-func (a *Auditor) enqueue(ctx context.Context, events []*Event, handedOver func()) error {
-	b := &batch{events: events, done: make(chan error, 1)}
-	err := a.submit(ctx, b)
-	handedOver()
-	if err != nil {
+func (a *Auditor) enqueue(ctx context.Context, events []*Event, scoped bool) error {
+	b := &batch{events: events, done: make(chan error, 1), scoped: scoped}
+	if err := a.submit(ctx, b); err != nil {
+		if scoped {
+			a.settle()
+		}
 		return err
 	}
 	select {
@@ -335,8 +337,15 @@ func (a *Auditor) run() {
 // Without a window it takes what is queued, and waits up to Linger for more while responses
 // that have begun are still to hand over their views.
 func (a *Auditor) gather(first *batch) []*batch {
-	batches := []*batch{first}
-	n := len(first.events)
+	var batches []*batch
+	n := 0
+	take := func(b *batch) {
+		batches, n = append(batches, b), n+len(b.events)
+		if b.scoped {
+			a.pending.Add(-1) // its response is no longer to be waited for
+		}
+	}
+	take(first)
 	var timer *time.Timer
 	var expired <-chan time.Time
 	startTimer := func(d time.Duration) {
@@ -357,7 +366,7 @@ func (a *Auditor) gather(first *batch) []*batch {
 	for n < a.opts.MaxBatch {
 		select {
 		case b := <-a.queue:
-			batches, n = append(batches, b), n+len(b.events)
+			take(b)
 			continue
 		default:
 		}
@@ -373,7 +382,7 @@ func (a *Auditor) gather(first *batch) []*batch {
 		}
 		select {
 		case b := <-a.queue:
-			batches, n = append(batches, b), n+len(b.events)
+			take(b)
 		case <-a.wake: // a response ended without views: look again
 		case <-expired:
 			return batches
