@@ -39,6 +39,10 @@ type Options struct {
 	// commit takes the views of several responses, which share its fixed cost (on PostgreSQL
 	// a WAL flush to disk). Zero: never wait.
 	Linger time.Duration
+	// LingerPending is the fewest responses under way for which the writer lingers (default
+	// 1). A response finishes within a short linger only when many are under way; with one or
+	// two, waiting mostly delays the response that is ready.
+	LingerPending int
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()
@@ -56,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.LingerPending <= 0 {
+		o.LingerPending = 1
 	}
 	return o
 }
@@ -375,7 +382,7 @@ func (a *Auditor) gather(first *batch) []*batch {
 		case closing:
 			return batches
 		case a.opts.Window > 0:
-		case a.opts.Linger > 0 && a.pending.Load() > 0:
+		case a.opts.Linger > 0 && a.pending.Load() >= int64(a.opts.LingerPending):
 			startTimer(a.opts.Linger)
 		default:
 			return batches

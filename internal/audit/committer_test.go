@@ -311,3 +311,38 @@ func TestLingerWaitsOnlyForPendingResponses(t *testing.T) {
 		t.Fatalf("chain: %v, want 3 events", r)
 	}
 }
+
+// Below LingerPending responses under way, the writer does not wait for them.
+func TestLingerPendingThreshold(t *testing.T) {
+	tdb := testdb.New(t)
+	a, _ := newAuditor(t, tdb.App, Options{Window: -1, Linger: time.Minute, LingerPending: 3})
+	company := newID()
+	ctx := userCtx(newID(), company, access.Member)
+	release, started := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Scope(ctx, func(ctx context.Context) *graphql.Response {
+			close(started)
+			<-release
+			return &graphql.Response{}
+		})
+		errc <- err
+	}()
+	<-started
+	// Two responses under way (this one and the blocked one): fewer than three.
+	began := time.Now()
+	_, err := a.Scope(ctx, func(ctx context.Context) *graphql.Response {
+		CollectorFrom(ctx).Add(company, ObjectDocument, newID(), "title")
+		return &graphql.Response{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited > 10*time.Second {
+		t.Fatalf("the writer lingered %v for one other response", waited)
+	}
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
