@@ -37,6 +37,16 @@ type Options struct {
 	// Publisher, when set, announces what each transaction appends to a company's chain on
 	// pubsub.AuditTopic, in that transaction (see notice), for the live audit tail.
 	Publisher pubsub.Publisher
+	// Linger applies when Window is negative: how long, at most, the writer waits for the
+	// responses that Scope has begun and not yet flushed, before it commits what is queued.
+	// It never waits when there are none, so a lone request is written at once; under load a
+	// commit takes the views of several responses, which share its fixed cost (on PostgreSQL
+	// a WAL flush to disk). Zero: never wait.
+	Linger time.Duration
+	// LingerPending is the fewest responses under way for which the writer lingers (default
+	// 1). A response finishes within a short linger only when many are under way; with one or
+	// two, waiting mostly delays the response that is ready.
+	LingerPending int
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()
@@ -54,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.LingerPending <= 0 {
+		o.LingerPending = 1
 	}
 	return o
 }
@@ -82,6 +95,11 @@ type Auditor struct {
 	sql  []byte
 	conn *bun.Conn
 
+	// pending counts the responses that Scope has begun and whose views the writer has not
+	// taken yet; wake tells the writer, lingering for them, that one has ended without any.
+	pending atomic.Int64
+	wake    chan struct{}
+
 	txs, events, headReads atomic.Uint64
 }
 
@@ -89,6 +107,8 @@ type Auditor struct {
 type batch struct {
 	events []*Event
 	done   chan error
+	// scoped batches are the views of a response that Scope counts in pending.
+	scoped bool
 }
 
 // New returns an Auditor writing to db (the server's role) and mirroring every durable event
@@ -99,6 +119,7 @@ func New(db *database.DB, stream zerolog.Logger, opts Options) *Auditor {
 	a := &Auditor{
 		db: db, opts: opts, stream: stream,
 		queue: make(chan *batch, opts.QueueSize),
+		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -217,7 +238,7 @@ func (a *Auditor) Record(ctx context.Context, events ...Event) error {
 		}
 		evs[i] = &e
 	}
-	return a.enqueue(ctx, evs)
+	return a.enqueue(ctx, evs, false)
 }
 
 // Flush writes the views c collected, one VIEW event per object with its fields, and returns
@@ -225,14 +246,24 @@ func (a *Auditor) Record(ctx context.Context, events ...Event) error {
 // after the operation's own transaction has ended: on PostgreSQL a mutation's transaction holds
 // its company's chain lock, and on SQLite the write lock, until it ends.
 func (a *Auditor) Flush(ctx context.Context, c *Collector) error {
-	if c == nil {
-		return nil
+	return a.flush(ctx, c, false)
+}
+
+// flush is Flush; scoped flushes are those of the responses Scope counts in pending, which
+// they leave once the writer has their views, or when there are none to hand over.
+func (a *Auditor) flush(ctx context.Context, c *Collector, scoped bool) error {
+	var evs []*Event
+	var err error
+	if c != nil {
+		evs, err = a.viewEvents(ctx, c)
 	}
-	evs, err := a.viewEvents(ctx, c)
 	if err != nil || len(evs) == 0 {
+		if scoped {
+			a.settle()
+		}
 		return err
 	}
-	return a.enqueue(ctx, evs)
+	return a.enqueue(ctx, evs, scoped)
 }
 
 // viewEvents empties c into prepared VIEW events, one per object. Who, from where and in
@@ -267,19 +298,40 @@ func (a *Auditor) Scope(ctx context.Context, next func(ctx context.Context) *gra
 		ctx = WithOperation(ctx, OperationOf(graphql.GetOperationContext(ctx)))
 	}
 	c := NewCollector()
+	a.pending.Add(1)
+	flushing := false
+	defer func() {
+		if !flushing { // next panicked
+			a.settle()
+		}
+	}()
 	resp := next(WithCollector(ctx, c))
-	if err := a.Flush(ctx, c); err != nil {
+	flushing = true
+	if err := a.flush(ctx, c, true); err != nil {
 		return nil, errs.Wrap(errs.Internal, err, "the audit log is unavailable; nothing was sent")
 	}
 	return resp, nil
 }
 
+// settle ends a response's count in pending without the writer (it has no views for it), and
+// wakes the writer if it is lingering for it.
+func (a *Auditor) settle() {
+	a.pending.Add(-1)
+	select {
+	case a.wake <- struct{}{}:
+	default: // the writer has a wake-up waiting already
+	}
+}
+
 // enqueue hands events to the writer and waits until they are durable. When the queue is
 // full it waits for room; when ctx ends first it gives up with an error, never dropping
 // silently what it already handed over (that is still written).
-func (a *Auditor) enqueue(ctx context.Context, events []*Event) error {
-	b := &batch{events: events, done: make(chan error, 1)}
+func (a *Auditor) enqueue(ctx context.Context, events []*Event, scoped bool) error {
+	b := &batch{events: events, done: make(chan error, 1), scoped: scoped}
 	if err := a.submit(ctx, b); err != nil {
+		if scoped {
+			a.settle()
+		}
 		return err
 	}
 	select {
@@ -328,32 +380,60 @@ func (a *Auditor) run() {
 }
 
 // gather takes first and whatever else arrives within the window, up to MaxBatch events.
+// Without a window it takes what is queued, and waits up to Linger for more while responses
+// that have begun are still to hand over their views.
 func (a *Auditor) gather(first *batch) []*batch {
-	batches := []*batch{first}
-	n := len(first.events)
-	var window <-chan time.Time
-	if a.opts.Window > 0 {
-		t := time.NewTimer(a.opts.Window)
-		defer t.Stop()
-		window = t.C
+	var batches []*batch
+	n := 0
+	take := func(b *batch) {
+		batches, n = append(batches, b), n+len(b.events)
+		if b.scoped {
+			a.pending.Add(-1) // its response is no longer to be waited for
+		}
 	}
+	take(first)
+	var timer *time.Timer
+	var expired <-chan time.Time
+	startTimer := func(d time.Duration) {
+		if timer == nil {
+			timer = time.NewTimer(d)
+			expired = timer.C
+		}
+	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	if a.opts.Window > 0 {
+		startTimer(a.opts.Window)
+	}
+	closing := false
 	for n < a.opts.MaxBatch {
-		if window == nil {
-			select {
-			case b := <-a.queue:
-				batches, n = append(batches, b), n+len(b.events)
-				continue
-			default:
-				return batches
-			}
+		select {
+		case b := <-a.queue:
+			take(b)
+			continue
+		default:
+		}
+		// Nothing more is queued: wait, or write what there is.
+		switch {
+		case closing:
+			return batches
+		case a.opts.Window > 0:
+		case a.opts.Linger > 0 && a.pending.Load() >= int64(a.opts.LingerPending):
+			startTimer(a.opts.Linger)
+		default:
+			return batches
 		}
 		select {
 		case b := <-a.queue:
-			batches, n = append(batches, b), n+len(b.events)
-		case <-window:
+			take(b)
+		case <-a.wake: // a response ended without views: look again
+		case <-expired:
 			return batches
 		case <-a.stop:
-			window = nil // closing: take what is queued without waiting
+			closing = true // take what is queued without waiting
 		}
 	}
 	return batches
@@ -530,8 +610,12 @@ func (a *Auditor) writeReadingHeads(ctx context.Context, companies []string, byC
 	return err
 }
 
-// emit writes durable events to the audit stream, one JSON line each.
+// emit writes durable events to the audit stream, one JSON line each; nothing when the
+// stream is disabled (zerolog.Nop).
 func (a *Auditor) emit(events ...*Event) {
+	if a.stream.GetLevel() == zerolog.Disabled {
+		return
+	}
 	a.streamMu.Lock()
 	defer a.streamMu.Unlock()
 	for _, e := range events {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 
@@ -243,3 +244,105 @@ var benchWindow = func() time.Duration {
 	d, _ := time.ParseDuration(os.Getenv("AUDIT_BENCH_WINDOW"))
 	return d
 }()
+
+// With Linger, the writer commits a lone response at once, and waits for responses still
+// being computed, so that their views share one transaction; one that ends without views
+// releases the wait as well.
+func TestLingerWaitsOnlyForPendingResponses(t *testing.T) {
+	tdb := testdb.New(t)
+	a, _ := newAuditor(t, tdb.App, Options{Window: -1, Linger: time.Minute})
+	company := newID()
+	ctx := userCtx(newID(), company, access.Member)
+	view := func(ctx context.Context) *graphql.Response {
+		CollectorFrom(ctx).Add(company, ObjectDocument, newID(), "title")
+		return &graphql.Response{}
+	}
+
+	// Alone: nothing to wait for.
+	began := time.Now()
+	if _, err := a.Scope(ctx, view); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited > 10*time.Second {
+		t.Fatalf("a lone response waited %v", waited)
+	}
+
+	// Two responses with views and one without are under way; the first to flush waits for
+	// the others, and both views go in one transaction.
+	release, noViews := make(chan struct{}), make(chan struct{})
+	started := make(chan struct{}, 2)
+	errc := make(chan error, 3)
+	go func() {
+		_, err := a.Scope(ctx, func(ctx context.Context) *graphql.Response {
+			started <- struct{}{}
+			<-noViews
+			return &graphql.Response{}
+		})
+		errc <- err
+	}()
+	go func() {
+		_, err := a.Scope(ctx, func(ctx context.Context) *graphql.Response {
+			started <- struct{}{}
+			<-release
+			return view(ctx)
+		})
+		errc <- err
+	}()
+	<-started
+	<-started
+	before := a.Stats()
+	go func() { _, err := a.Scope(ctx, view); errc <- err }()
+	time.Sleep(50 * time.Millisecond) // the first flush is lingering
+	close(release)
+	time.Sleep(50 * time.Millisecond) // the second has joined; the writer still waits for the third
+	if st := a.Stats(); st.Transactions != before.Transactions {
+		t.Fatalf("committed while a response was under way: %+v", st)
+	}
+	close(noViews)
+	for i := 0; i < 3; i++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := a.Stats(); st.Transactions != before.Transactions+1 || st.Events != before.Events+2 {
+		t.Fatalf("after: %+v, before: %+v; want one transaction of two events", st, before)
+	}
+	if r := mustVerify(t, tdb.App, company); !r.OK() || r.Events != 3 {
+		t.Fatalf("chain: %v, want 3 events", r)
+	}
+}
+
+// Below LingerPending responses under way, the writer does not wait for them.
+func TestLingerPendingThreshold(t *testing.T) {
+	tdb := testdb.New(t)
+	a, _ := newAuditor(t, tdb.App, Options{Window: -1, Linger: time.Minute, LingerPending: 3})
+	company := newID()
+	ctx := userCtx(newID(), company, access.Member)
+	release, started := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Scope(ctx, func(ctx context.Context) *graphql.Response {
+			close(started)
+			<-release
+			return &graphql.Response{}
+		})
+		errc <- err
+	}()
+	<-started
+	// Two responses under way (this one and the blocked one): fewer than three.
+	began := time.Now()
+	_, err := a.Scope(ctx, func(ctx context.Context) *graphql.Response {
+		CollectorFrom(ctx).Add(company, ObjectDocument, newID(), "title")
+		return &graphql.Response{}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited > 10*time.Second {
+		t.Fatalf("the writer lingered %v for one other response", waited)
+	}
+	close(release)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
