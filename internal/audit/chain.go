@@ -132,6 +132,15 @@ func (h *heads) forget(company string) {
 	delete(h.m, company)
 }
 
+// insertHead begins every INSERT that appendInsert writes.
+const insertHead = "INSERT INTO audit_events (company_id, seq, id, occurred_at, request_id, " +
+	"operation_type, operation_name, operation_hash, root_fields, actor_id, principal_kind, " +
+	"principal_level, grant_id, session_id, client_ip, user_agent, action, object_type, " +
+	"object_id, fields, prev_hash, hash)"
+
+// maxRunsPerInsert is how many runs of events one INSERT of appendInsert holds at most.
+const maxRunsPerInsert = 16
+
 // appendInsert appends to q one INSERT of prepared, chained events, in PostgreSQL's SQL. The
 // group committer writes every view this way, because it is cheaper on both sides than what
 // bun writes: no reflection here, and PostgreSQL parses, coerces and plans each value of the
@@ -141,19 +150,29 @@ func (h *heads) forget(company string) {
 //	INSERT INTO audit_events (...) SELECT 'company'::uuid, v.seq, v.id::uuid, ... FROM (VALUES
 //	  (seq, id, object_type, object_id, fields, prev_hash, hash), ...) AS v (...)
 //	UNION ALL SELECT ...   -- the next run
+//
+// PostgreSQL plans a UNION ALL in time that grows faster than its branches: a batch of a
+// thousand one-event runs (one subscription delivery each, say) took seconds to plan. So a run
+// after maxRunsPerInsert starts a new INSERT, in the same message and transaction.
 func appendInsert(q []byte, events []*Event) ([]byte, error) {
 	q = slices.Grow(q, 600+300*len(events)) // about what a run and an event take
-	q = append(q, "INSERT INTO audit_events (company_id, seq, id, occurred_at, request_id, "+
-		"operation_type, operation_name, operation_hash, root_fields, actor_id, principal_kind, "+
-		"principal_level, grant_id, session_id, client_ip, user_agent, action, object_type, "+
-		"object_id, fields, prev_hash, hash)"...)
+	q = append(q, insertHead...)
 	fields := make([]byte, 0, 256)
 	var err error
+	runs := 0
 	for i, e := range events {
 		if i == 0 || !sameContext(events[i-1], e) {
 			if i > 0 {
-				q = append(q, ") AS v (seq, id, object_type, object_id, fields, prev_hash, hash)\nUNION ALL"...)
+				q = append(q, ") AS v (seq, id, object_type, object_id, fields, prev_hash, hash)"...)
+				if runs == maxRunsPerInsert {
+					q = append(q, ";\n"...)
+					q = append(q, insertHead...)
+					runs = 0
+				} else {
+					q = append(q, "\nUNION ALL"...)
+				}
 			}
+			runs++
 			q = appendRunHead(q, e)
 		} else {
 			q = append(q, ", "...)

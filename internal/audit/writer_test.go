@@ -333,3 +333,55 @@ func TestSQLStringLiterals(t *testing.T) {
 		}
 	}
 }
+
+// A batch of many one-event runs (a subscription's deliveries: one response each) is written
+// as several INSERTs in one transaction, each of at most maxRunsPerInsert runs, and chains and
+// reads back as any other.
+func TestWriterSplitsManyRuns(t *testing.T) {
+	tdb := testdb.New(t)
+	a, _, entered, release := blockedAuditor(t, tdb.App)
+	company := newID()
+	first := make(chan error, 1)
+	go func() {
+		first <- a.Record(requestCtx(newID(), company, "192.0.2.1", "r0"), Event{CompanyID: company, Action: ActionExport})
+	}()
+	<-entered
+	n := 3*maxRunsPerInsert + 1
+	errc := make(chan error, n)
+	objects := make([]string, n)
+	for i := range n {
+		objects[i] = newID()
+		c := NewCollector()
+		c.Add(company, ObjectDocument, objects[i], "title")
+		go func(ctx context.Context) { errc <- a.Flush(ctx, c) }(requestCtx(newID(), company, "192.0.2.2", fmt.Sprint("r", i+1)))
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(a.queue) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d flushes queued", len(a.queue), n)
+		}
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := a.Stats(); st.Transactions != 2 {
+		t.Fatalf("stats %+v: want the %d flushes in one transaction after the first", st, n)
+	}
+	if r := mustVerify(t, tdb.App, company); !r.OK() || r.Events != int64(1+n) {
+		t.Fatalf("chain: %v, want %d events", r, 1+n)
+	}
+	seen := map[string]bool{}
+	for _, e := range chain(t, tdb.Owner, company) {
+		seen[e.ObjectID] = true
+	}
+	for _, id := range objects {
+		if !seen[id] {
+			t.Fatalf("no event for object %s", id)
+		}
+	}
+}
