@@ -11,14 +11,14 @@ import (
 )
 
 // nestedQuery is the read the audit benchmark measures: folders → documents → owner,
-// template, comments, about 40 audited objects per response.
+// template, comments: about a dozen audited objects per response for the demo manager.
 const nestedQuery = `{ folders(first: 10) { nodes { name documents(first: 5) { nodes { title status values
   owner { name } template { name } comments(first: 3) { nodes { body author { name } } } } } } } }`
 
 // BenchmarkAuditViews measures the nested read with view auditing on and off, at several
-// concurrencies, through the HTTP handler. Run it on PostgreSQL (see README, "Audit"):
+// concurrencies, through the HTTP handler. Run it on PostgreSQL (README, "The audit log"):
 //
-//	TEST_DATABASE_URL=... go test ./internal/e2e -run '^$' -bench AuditViews -benchtime 2000x -count 3
+//	TEST_DATABASE_URL=... go test ./internal/e2e -run '^$' -bench AuditViews -benchtime 300x -count 3
 func BenchmarkAuditViews(b *testing.B) {
 	for _, views := range []bool{false, true} {
 		var opts []app.Option
