@@ -18,44 +18,41 @@ import (
 // A grant taken back between the load here and the broker subscription is caught by the next
 // event or check: every delivery loads the document again as the subscriber.
 func Document[T any](ctx context.Context, documentID string, convert func(Update) T) (<-chan T, error) {
-	s, err := newStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d, err := s.mustSee(documentID)
-	if err != nil {
-		s.cancel(nil)
-		return nil, err
-	}
-	return start(s, &documentFollower{doc: d}, convert)
+	return followObject(ctx, func(s *stream) (follower, error) {
+		d, err := s.mustSee(documentID)
+		return &documentFollower{doc: d}, err
+	}, convert)
 }
 
 // Folder starts the stream of folderChanged: changes to the folder and to what is below it.
 func Folder[T any](ctx context.Context, folderID string, convert func(Update) T) (<-chan T, error) {
-	s, err := newStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f, err := s.mustSeeFolder(folderID)
-	if err != nil {
-		s.cancel(nil)
-		return nil, err
-	}
-	return start(s, &folderFollower{folder: f}, convert)
+	return followObject(ctx, func(s *stream) (follower, error) {
+		f, err := s.mustSeeFolder(folderID)
+		return &folderFollower{folder: f}, err
+	}, convert)
 }
 
 // Comments starts the stream of commentAdded: each new comment on the document.
 func Comments[T any](ctx context.Context, documentID string, convert func(Update) T) (<-chan T, error) {
+	return followObject(ctx, func(s *stream) (follower, error) {
+		d, err := s.mustSee(documentID)
+		return &documentFollower{doc: d, comments: true}, err
+	}, convert)
+}
+
+// followObject starts a stream that follows one object: load sees it as the subscriber (an
+// object it may not see is refused like one that does not exist) and makes its follower.
+func followObject[T any](ctx context.Context, load func(s *stream) (follower, error), convert func(Update) T) (<-chan T, error) {
 	s, err := newStream(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.mustSee(documentID)
+	f, err := load(s)
 	if err != nil {
 		s.cancel(nil)
 		return nil, err
 	}
-	return start(s, &documentFollower{doc: d, comments: true}, convert)
+	return start(s, f, convert)
 }
 
 // SharedWithMe starts the stream of sharedWithMeChanged: the caller's grants given, taken back

@@ -485,22 +485,27 @@ func (c *conn) removeStream(s *stream) {
 	c.mu.Unlock()
 }
 
+// markEnding marks the connection as ending and returns its streams and WebSocket (nil for
+// SSE); already reports that it was ending before.
+func (c *conn) markEnding() (streams []*stream, ws *wsConn, already bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	already, c.ending = c.ending, true
+	streams = make([]*stream, 0, len(c.streams))
+	for s := range c.streams {
+		streams = append(streams, s)
+	}
+	return streams, c.ws, already
+}
+
 // end ends every stream of the connection with cause and, for a WebSocket, closes it with
 // code once their last responses are written. It is how a session that is no longer valid
 // takes all its subscriptions down at once.
 func (c *conn) end(cause error, code int, reason string) {
-	c.mu.Lock()
-	if c.ending {
-		c.mu.Unlock()
+	streams, ws, already := c.markEnding()
+	if already {
 		return
 	}
-	c.ending = true
-	streams := make([]*stream, 0, len(c.streams))
-	for s := range c.streams {
-		streams = append(streams, s)
-	}
-	ws := c.ws
-	c.mu.Unlock()
 	for _, s := range streams {
 		s.cancel(cause)
 	}
@@ -517,14 +522,7 @@ func (c *conn) end(cause error, code int, reason string) {
 // shutdown completes every stream, then closes a WebSocket with 1001 once the completes are
 // written (or grace has passed).
 func (c *conn) shutdown(ctx context.Context, grace time.Duration) {
-	c.mu.Lock()
-	c.ending = true
-	streams := make([]*stream, 0, len(c.streams))
-	for s := range c.streams {
-		streams = append(streams, s)
-	}
-	ws := c.ws
-	c.mu.Unlock()
+	streams, ws, _ := c.markEnding()
 	for _, s := range streams {
 		s.cancel(errShutdown)
 	}
