@@ -71,7 +71,8 @@ func appendCompany(ctx context.Context, tx bun.IDB, dialect database.Dialect, co
 		return err
 	}
 	// RETURNING nothing: the read policy may not admit the rows just written (NoCompany).
-	if _, err := tx.NewInsert().Model(&events).Returning("NULL").Exec(ctx); err != nil {
+	rows := toRows(events)
+	if _, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx); err != nil {
 		return fmt.Errorf("audit: append to chain %s: %w", company, err)
 	}
 	return nil
@@ -132,103 +133,114 @@ func (h *heads) forget(company string) {
 	delete(h.m, company)
 }
 
-// insertHead begins every INSERT that appendInsert writes.
+// insertHead begins the INSERT that appendInsert writes.
 const insertHead = "INSERT INTO audit_events (company_id, seq, id, occurred_at, request_id, " +
 	"operation_type, operation_name, operation_hash, root_fields, actor_id, principal_kind, " +
 	"principal_level, grant_id, session_id, client_ip, user_agent, action, object_type, " +
-	"object_id, fields, prev_hash, hash)"
+	"object_id, fields, prev_hash, hash, more, more_object_ids) VALUES"
 
-// maxRunsPerInsert is how many runs of events one INSERT of appendInsert holds at most.
-const maxRunsPerInsert = 16
-
-// appendInsert appends to q one INSERT of prepared, chained events, in PostgreSQL's SQL. The
-// group committer writes every view this way, because it is cheaper on both sides than what
-// bun writes: no reflection here, and PostgreSQL parses, coerces and plans each value of the
-// text. So the columns that a run of events shares (the events of one operation share all but
-// their object, fields, id and chain columns) are written once per run:
+// appendInsert appends to q one INSERT of prepared, chained events, one row per run (see
+// rows.go), in PostgreSQL's SQL. The group committer writes every view this way, because it is
+// cheaper on both sides than what bun writes: no reflection here, and the values are typed
+// literals, which PostgreSQL neither has to infer nor to plan around:
 //
-//	INSERT INTO audit_events (...) SELECT 'company'::uuid, v.seq, v.id::uuid, ... FROM (VALUES
-//	  (seq, id, object_type, object_id, fields, prev_hash, hash), ...) AS v (...)
-//	UNION ALL SELECT ...   -- the next run
-//
-// PostgreSQL plans a UNION ALL in time that grows faster than its branches: a batch of a
-// thousand one-event runs (one subscription delivery each, say) took seconds to plan. So a run
-// after maxRunsPerInsert starts a new INSERT, in the same message and transaction.
+//	INSERT INTO audit_events (...) VALUES
+//	  (E'company'::uuid, 1, E'id'::uuid, ..., E'[{"seq":2,...}]'::jsonb, E'["object"]'::jsonb), ...
 func appendInsert(q []byte, events []*Event) ([]byte, error) {
-	q = slices.Grow(q, 600+300*len(events)) // about what a run and an event take
+	rows := toRows(events)
+	q = slices.Grow(q, len(insertHead)+600*len(rows)+250*len(events)) // about what they take
 	q = append(q, insertHead...)
-	fields := make([]byte, 0, 256)
+	buf := make([]byte, 0, 512)
 	var err error
-	runs := 0
-	for i, e := range events {
-		if i == 0 || !sameContext(events[i-1], e) {
-			if i > 0 {
-				q = append(q, ") AS v (seq, id, object_type, object_id, fields, prev_hash, hash)"...)
-				if runs == maxRunsPerInsert {
-					q = append(q, ";\n"...)
-					q = append(q, insertHead...)
-					runs = 0
-				} else {
-					q = append(q, "\nUNION ALL"...)
-				}
-			}
-			runs++
-			q = appendRunHead(q, e)
-		} else {
-			q = append(q, ", "...)
+	for i, r := range rows {
+		if i > 0 {
+			q = append(q, ',')
 		}
-		q = append(q, '(')
+		q = append(q, "\n("...)
+		e := &r.Event
+		q = appendSQLString(q, e.CompanyID)
+		q = append(q, "::uuid, "...)
 		q = strconv.AppendInt(q, e.Seq, 10)
 		q = append(q, ", "...)
 		q = appendSQLString(q, e.ID)
+		q = append(q, "::uuid, '"...)
+		q = e.OccurredAt.UTC().AppendFormat(q, timeLayout)
+		q = append(q, "'::timestamptz"...)
+		for _, s := range []string{e.RequestID, e.OperationType, e.OperationName, e.OperationHash} {
+			q = append(q, ", "...)
+			q = appendSQLString(q, s)
+		}
 		q = append(q, ", "...)
-		q = appendSQLString(q, e.ObjectType)
+		q = appendSQLString(q, string(appendJSONStrings(buf[:0], e.RootFields)))
+		q = append(q, "::jsonb, "...)
+		if e.ActorID != nil {
+			q = appendSQLString(q, *e.ActorID)
+		} else {
+			q = append(q, "NULL"...)
+		}
+		q = append(q, "::uuid"...)
+		for _, s := range []string{e.PrincipalKind, e.PrincipalLevel, e.GrantID, e.SessionID, e.ClientIP,
+			e.UserAgent, e.Action, e.ObjectType, e.ObjectID} {
+			q = append(q, ", "...)
+			q = appendSQLString(q, s)
+		}
 		q = append(q, ", "...)
-		q = appendSQLString(q, e.ObjectID)
-		q = append(q, ", "...)
-		if fields, err = appendCanonicalFields(fields[:0], e.Fields); err != nil {
+		if buf, err = appendCanonicalFields(buf[:0], e.Fields); err != nil {
 			return nil, err
 		}
-		q = appendSQLString(q, string(fields))
-		q = append(q, ", "...)
+		q = appendSQLString(q, string(buf))
+		q = append(q, "::jsonb, "...)
 		q = appendSQLString(q, e.PrevHash)
 		q = append(q, ", "...)
 		q = appendSQLString(q, e.Hash)
-		q = append(q, ')')
+		if len(r.More) == 0 {
+			q = append(q, ", NULL, NULL)"...)
+			continue
+		}
+		q = append(q, ", "...)
+		if buf, err = appendPacked(buf[:0], r.More); err != nil {
+			return nil, err
+		}
+		q = appendSQLString(q, string(buf))
+		q = append(q, "::jsonb, "...)
+		q = appendSQLString(q, string(appendJSONStrings(buf[:0], r.MoreObjectIDs)))
+		q = append(q, "::jsonb)"...)
 	}
-	return append(q, ") AS v (seq, id, object_type, object_id, fields, prev_hash, hash)"...), nil
+	return q, nil
 }
 
-// appendRunHead opens the SELECT of a run of events sharing e's context: the shared columns
-// as typed constants, the others from the VALUES list that follows.
-func appendRunHead(q []byte, e *Event) []byte {
-	q = append(q, "\nSELECT "...)
-	q = appendSQLString(q, e.CompanyID)
-	q = append(q, "::uuid, v.seq, v.id::uuid, '"...)
-	q = e.OccurredAt.UTC().AppendFormat(q, timeLayout)
-	q = append(q, "'::timestamptz"...)
-	for _, s := range []string{e.RequestID, e.OperationType, e.OperationName, e.OperationHash} {
-		q = append(q, ", "...)
-		q = appendSQLString(q, s)
+// appendPacked appends more as the JSON array that the more column holds, as encoding/json
+// would write it, without reflection.
+func appendPacked(b []byte, more []packed) ([]byte, error) {
+	b = append(b, '[')
+	var err error
+	for i, p := range more {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"seq":`...)
+		b = strconv.AppendInt(b, p.Seq, 10)
+		b = append(b, `,"id":`...)
+		b = appendJSONString(b, p.ID)
+		b = append(b, `,"object_type":`...)
+		b = appendJSONString(b, p.ObjectType)
+		b = append(b, `,"object_id":`...)
+		b = appendJSONString(b, p.ObjectID)
+		b = append(b, `,"fields":`...)
+		if b, err = appendCanonicalFields(b, p.Fields); err != nil {
+			return nil, err
+		}
+		b = append(b, `,"prev_hash":`...)
+		b = appendJSONString(b, p.PrevHash)
+		b = append(b, `,"hash":`...)
+		b = appendJSONString(b, p.Hash)
+		b = append(b, '}')
 	}
-	q = append(q, ", "...)
-	q = appendSQLString(q, string(appendJSONStrings(nil, e.RootFields)))
-	q = append(q, "::jsonb, "...)
-	if e.ActorID != nil {
-		q = appendSQLString(q, *e.ActorID)
-	} else {
-		q = append(q, "NULL"...)
-	}
-	q = append(q, "::uuid"...)
-	for _, s := range []string{e.PrincipalKind, e.PrincipalLevel, e.GrantID, e.SessionID, e.ClientIP,
-		e.UserAgent, e.Action} {
-		q = append(q, ", "...)
-		q = appendSQLString(q, s)
-	}
-	return append(q, ", v.object_type, v.object_id, v.fields::jsonb, v.prev_hash, v.hash FROM (VALUES "...)
+	return append(b, ']'), nil
 }
 
-// sameContext reports whether a and b agree on every column appendRunHead writes.
+// sameContext reports whether a and b agree on every column that a run of events shares
+// (rows.go).
 func sameContext(a, b *Event) bool {
 	return a.CompanyID == b.CompanyID && a.OccurredAt.Equal(b.OccurredAt) && a.RequestID == b.RequestID &&
 		a.OperationType == b.OperationType && a.OperationName == b.OperationName &&
@@ -278,11 +290,15 @@ func lockKey(company string) int64 {
 // lastLink returns the end of a company's chain: its last event, or the latest checkpoint
 // when pruning removed every event, or (0, Genesis) for a new chain.
 func lastLink(ctx context.Context, db bun.IDB, company string) (link, error) {
-	var ev, cp link
-	err := db.NewSelect().Table("audit_events").Column("seq", "hash").
-		Where("company_id = ?", company).OrderExpr("seq DESC").Limit(1).Scan(ctx, &ev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var rows []*row
+	var cp link
+	err := db.NewSelect().Model(&rows).Where("company_id = ?", company).OrderExpr("seq DESC").Limit(1).Scan(ctx)
+	if err != nil {
 		return link{}, fmt.Errorf("audit: read chain %s: %w", company, err)
+	}
+	var ev link
+	if len(rows) > 0 {
+		ev = rows[0].last()
 	}
 	err = db.NewSelect().Table("audit_checkpoints").Column("seq", "hash").
 		Where("company_id = ?", company).OrderExpr("seq DESC").Limit(1).Scan(ctx, &cp)

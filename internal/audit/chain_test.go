@@ -81,7 +81,7 @@ func TestVerifyFindsEachKindOfTampering(t *testing.T) {
 			}
 			forged.Seq, forged.PrevHash = 3, prev.Hash
 			forged.Hash, _ = forged.computeHash()
-			if _, err := tdb.Owner.NewInsert().Model(forged).Exec(context.Background()); err != nil {
+			if _, err := tdb.Owner.NewInsert().Model(&row{Event: *forged}).Exec(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		}, Inserted, 4},
@@ -219,7 +219,7 @@ func TestAppRoleIsAppendOnly(t *testing.T) {
 		}
 		e := &Event{CompanyID: theirs, Seq: 99, ID: newID(), OccurredAt: time.Now(), PrincipalKind: "SYSTEM",
 			Action: "FORGED", PrevHash: Genesis, Hash: Genesis}
-		_, err := tx.NewInsert().Model(e).Returning("NULL").Exec(ctx)
+		_, err := tx.NewInsert().Model(&row{Event: *e}).Returning("NULL").Exec(ctx)
 		return err
 	})
 	if err == nil || !strings.Contains(err.Error(), "row-level security") {

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 )
 
 // NoCompany is the company id of the chain of events that belong to no company, such as
@@ -49,9 +48,10 @@ const (
 // Event is one audit event. Callers of Record set Action, CompanyID (NoCompany for events
 // outside any company), ObjectType, ObjectID and Fields; the Auditor fills in who, when and
 // from where from the context, and the chain columns (Seq, PrevHash, Hash) when it is written.
+//
+// Events are stored in rows of runs (rows.go): read them through row, never as a model of
+// their own.
 type Event struct {
-	bun.BaseModel `bun:"table:audit_events,alias:audit_event"`
-
 	CompanyID string `bun:"company_id,pk"`
 	// Seq numbers the events of one company: 1, 2, 3, ... without gaps.
 	Seq        int64     `bun:"seq,pk"`

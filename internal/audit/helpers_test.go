@@ -92,13 +92,13 @@ func chain(t *testing.T, db *database.DB, company string) []*Event {
 	t.Helper()
 	var events []*Event
 	err := snapshotTx(context.Background(), db, company, func(ctx context.Context, tx bun.Tx) error {
-		return tx.NewSelect().Model(&events).Where("company_id = ?", company).OrderExpr("seq").Scan(ctx)
+		return scanChain(ctx, tx, company, 0, func(e *Event) (bool, error) {
+			events = append(events, e)
+			return true, nil
+		})
 	})
 	if err != nil {
 		t.Fatalf("read chain: %v", err)
-	}
-	for _, e := range events {
-		e.afterScan()
 	}
 	return events
 }

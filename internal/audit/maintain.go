@@ -26,8 +26,8 @@ func Export(ctx context.Context, db *database.DB, companyID string, from, to tim
 	n := 0
 	err = snapshotTx(ctx, db, company, func(ctx context.Context, tx bun.Tx) error {
 		for after := int64(0); ; {
-			var events []*Event
-			q := tx.NewSelect().Model(&events).Where("company_id = ? AND seq > ?", company, after)
+			var rows []*row
+			q := tx.NewSelect().Model(&rows).Where("company_id = ? AND seq > ?", company, after)
 			if !from.IsZero() {
 				q = q.Where("occurred_at >= ?", from.UTC())
 			}
@@ -37,15 +37,14 @@ func Export(ctx context.Context, db *database.DB, companyID string, from, to tim
 			if err := q.OrderExpr("seq ASC").Limit(verifyPage).Scan(ctx); err != nil {
 				return err
 			}
-			for _, e := range events {
-				e.afterScan()
+			for _, e := range expand(rows) {
 				out.Log().EmbedObject(e).Send()
 				n++
 			}
-			if len(events) < verifyPage {
+			if len(rows) < verifyPage {
 				return nil
 			}
-			after = events[len(events)-1].Seq
+			after = rows[len(rows)-1].Seq
 		}
 	})
 	if err != nil {
@@ -96,13 +95,18 @@ func Prune(ctx context.Context, ownerDB *database.DB, companyID string, before t
 		if err != nil || cut <= report.Checkpoint {
 			return err // nothing older than before, or already pruned
 		}
-		var last Event
-		if err := tx.NewSelect().Model(&last).Where("company_id = ? AND seq = ?", company, cut).Scan(ctx); err != nil {
-			return fmt.Errorf("read last pruned event: %w", err)
-		}
-		if res.Deleted, err = deletePrefix(ctx, tx, ownerDB.Dialect, company, cut); err != nil {
+		last, err := eventAt(ctx, tx, company, cut)
+		if err != nil {
 			return err
 		}
+		if last == nil {
+			return fmt.Errorf("read last pruned event: no event %d", cut)
+		}
+		if err := deletePrefix(ctx, tx, ownerDB.Dialect, company, cut); err != nil {
+			return err
+		}
+		// The chain verified: every event after the last checkpoint up to the cut is gone.
+		res.Deleted = cut - report.Checkpoint
 		prev := Genesis
 		var latest Checkpoint
 		err = tx.NewSelect().Model(&latest).Where("company_id = ?", company).OrderExpr("seq DESC").Limit(1).Scan(ctx)
@@ -129,10 +133,11 @@ func Prune(ctx context.Context, ownerDB *database.DB, companyID string, before t
 
 // cutPoint returns the last seq to prune: the event before the first one that occurred at or
 // after before (clocks of concurrent writers may interleave slightly), or the last event when
-// all are older. 0 means nothing to prune.
+// all are older. 0 means nothing to prune. The events of a row share their time, so the cut
+// falls between rows.
 func cutPoint(ctx context.Context, tx bun.IDB, company string, before time.Time) (int64, error) {
 	var first sql.NullInt64
-	err := tx.NewSelect().Model((*Event)(nil)).ColumnExpr("min(seq)").
+	err := tx.NewSelect().Model((*row)(nil)).ColumnExpr("min(seq)").
 		Where("company_id = ? AND occurred_at >= ?", company, before).Scan(ctx, &first)
 	if err != nil {
 		return 0, fmt.Errorf("find cut: %w", err)
@@ -140,11 +145,11 @@ func cutPoint(ctx context.Context, tx bun.IDB, company string, before time.Time)
 	if first.Valid {
 		return first.Int64 - 1, nil
 	}
-	var last sql.NullInt64
-	if err := tx.NewSelect().Model((*Event)(nil)).ColumnExpr("max(seq)").Where("company_id = ?", company).Scan(ctx, &last); err != nil {
+	last, err := lastLink(ctx, tx, company)
+	if err != nil {
 		return 0, fmt.Errorf("find cut: %w", err)
 	}
-	return last.Int64, nil
+	return last.Seq, nil
 }
 
 // sqliteNoDelete is the trigger that keeps audit_events append-only on SQLite; it must match
@@ -152,22 +157,21 @@ func cutPoint(ctx context.Context, tx bun.IDB, company string, before time.Time)
 const sqliteNoDelete = `CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`
 
-func deletePrefix(ctx context.Context, tx bun.IDB, dialect database.Dialect, company string, cut int64) (int64, error) {
+// deletePrefix deletes the rows of company's chain up to the event cut, which ends a row.
+func deletePrefix(ctx context.Context, tx bun.IDB, dialect database.Dialect, company string, cut int64) error {
 	if dialect == database.SQLite {
 		// SQLite has no roles: the trigger is the guard, lifted for this transaction only.
 		if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS audit_events_no_delete"); err != nil {
-			return 0, fmt.Errorf("lift delete guard: %w", err)
+			return fmt.Errorf("lift delete guard: %w", err)
 		}
 	}
-	res, err := tx.NewDelete().Model((*Event)(nil)).Where("company_id = ? AND seq <= ?", company, cut).Exec(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("delete events: %w", err)
+	if _, err := tx.NewDelete().Model((*row)(nil)).Where("company_id = ? AND seq <= ?", company, cut).Exec(ctx); err != nil {
+		return fmt.Errorf("delete events: %w", err)
 	}
 	if dialect == database.SQLite {
 		if _, err := tx.ExecContext(ctx, sqliteNoDelete); err != nil {
-			return 0, fmt.Errorf("restore delete guard: %w", err)
+			return fmt.Errorf("restore delete guard: %w", err)
 		}
 	}
-	n, _ := res.RowsAffected()
-	return n, nil
+	return nil
 }

@@ -89,16 +89,28 @@ func (a *Auditor) page(ctx context.Context, companyID string, f Filter, first in
 			return nil, err
 		}
 	}
-	var events []*Event
+	// Rows, newest first, until first+1 events have been kept: every row holds at least one
+	// event the filter keeps, except perhaps the first, which may begin before the cursor and
+	// hold the filter's object only after it.
+	var rows []*row
 	err = readTx(ctx, a.db, company, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewSelect().Model(&events).Where("company_id = ?", company).Apply(f.apply)
+		q := tx.NewSelect().Model(&rows).Where("company_id = ?", company).Apply(f.apply(a.db.Dialect))
 		if afterSeq > 0 {
 			q = q.Where("seq < ?", afterSeq)
 		}
-		return q.OrderExpr("seq DESC").Limit(int64(first) + 1).Scan(ctx)
+		return q.OrderExpr("seq DESC").Limit(int64(first) + 2).Scan(ctx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: read events: %w", err)
+	}
+	var events []*Event
+	for _, r := range rows {
+		held := r.events()
+		for i := len(held) - 1; i >= 0 && len(events) <= first; i-- {
+			if e := held[i]; (afterSeq == 0 || e.Seq < afterSeq) && f.keeps(e) {
+				events = append(events, e)
+			}
+		}
 	}
 	page := &storage.Page[*Event]{Items: events}
 	if len(events) > first {
@@ -106,15 +118,14 @@ func (a *Auditor) page(ctx context.Context, companyID string, f Filter, first in
 	}
 	page.Cursors = make([]string, len(page.Items))
 	for i, e := range page.Items {
-		e.afterScan()
 		page.Cursors[i] = encodeCursor(e)
 	}
 	page.Total = func() (int, error) {
 		var n int
 		err := readTx(ctx, a.db, company, func(ctx context.Context, tx bun.Tx) error {
-			c, err := tx.NewSelect().Model((*Event)(nil)).Where("company_id = ?", company).Apply(f.apply).Count(ctx)
-			n = int(c)
-			return err
+			count, args := eventCount(a.db.Dialect, f.ObjectID)
+			return tx.NewSelect().Model((*row)(nil)).ColumnExpr(count, args...).
+				Where("company_id = ?", company).Apply(f.apply(a.db.Dialect)).Scan(ctx, &n)
 		})
 		if err != nil {
 			return 0, fmt.Errorf("audit: count events: %w", err)
@@ -138,28 +149,39 @@ func (f Filter) validate() error {
 	return nil
 }
 
-func (f Filter) apply(q *bun.SelectQuery) *bun.SelectQuery {
-	if f.ActorID != "" {
-		id, _ := normalizeID("actor", f.ActorID)
-		q = q.Where("actor_id = ?", id)
+// apply returns what keeps the rows holding events that f keeps. Every condition but the
+// object's is on what the events of a row share.
+func (f Filter) apply(dialect database.Dialect) func(q *bun.SelectQuery) *bun.SelectQuery {
+	return func(q *bun.SelectQuery) *bun.SelectQuery {
+		if f.ActorID != "" {
+			id, _ := normalizeID("actor", f.ActorID)
+			q = q.Where("audit_event.actor_id = ?", id)
+		}
+		if f.ObjectID != "" {
+			cond, args := objectCondition(dialect, f.ObjectID)
+			q = q.Where(cond, args...)
+		}
+		if f.Action != "" {
+			q = q.Where("audit_event.action = ?", f.Action)
+		}
+		if f.From != nil {
+			q = q.Where("audit_event.occurred_at >= ?", f.From.UTC())
+		}
+		if f.To != nil {
+			q = q.Where("audit_event.occurred_at < ?", f.To.UTC())
+		}
+		if f.IP != "" {
+			ip, _ := netip.ParseAddr(f.IP)
+			q = q.Where("audit_event.client_ip = ?", ip.String())
+		}
+		return q
 	}
-	if f.ObjectID != "" {
-		q = q.Where("object_id = ?", f.ObjectID)
-	}
-	if f.Action != "" {
-		q = q.Where("action = ?", f.Action)
-	}
-	if f.From != nil {
-		q = q.Where("occurred_at >= ?", f.From.UTC())
-	}
-	if f.To != nil {
-		q = q.Where("occurred_at < ?", f.To.UTC())
-	}
-	if f.IP != "" {
-		ip, _ := netip.ParseAddr(f.IP)
-		q = q.Where("client_ip = ?", ip.String())
-	}
-	return q
+}
+
+// keeps tells whether f keeps an event of a row that apply kept: whether it is about the
+// filter's object, the one condition that is not the row's.
+func (f Filter) keeps(e *Event) bool {
+	return f.ObjectID == "" || e.ObjectID == f.ObjectID
 }
 
 // readTx runs fn in a read-only transaction in which row-level security admits company.

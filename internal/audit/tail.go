@@ -126,22 +126,29 @@ func (t *Tail) Next(ctx context.Context, ev pubsub.Event) ([]*Event, error) {
 	}
 	var out []*Event
 	for {
-		var page []*Event
+		var rows []*row
 		err := readTx(ctx, t.a.db, t.company, func(ctx context.Context, tx bun.Tx) error {
-			return tx.NewSelect().Model(&page).Where("company_id = ?", t.company).Where("seq > ?", t.last).
-				Apply(t.filter.apply).OrderExpr("seq ASC").Limit(tailPage).Scan(ctx)
+			q := tx.NewSelect().Model(&rows).Where("company_id = ?", t.company)
+			return whereHoldsAfter(q, t.company, t.last).Apply(t.filter.apply(t.a.db.Dialect)).
+				OrderExpr("seq ASC").Limit(tailPage).Scan(ctx)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("audit: read the tail of %s: %w", t.company, err)
 		}
-		if len(page) > 0 {
-			t.last = page[len(page)-1].Seq
+		last := t.last
+		for _, r := range rows {
+			for _, e := range r.events() {
+				if e.Seq > t.last && t.filter.keeps(e) {
+					out = append(out, e)
+				}
+			}
+			last = max(last, r.last().Seq)
 		}
-		out = append(out, page...)
+		t.last = last
 		if len(out) > t.behind {
 			return nil, ErrTailBehind
 		}
-		if len(page) < tailPage {
+		if len(rows) < tailPage {
 			break
 		}
 	}
@@ -149,9 +156,6 @@ func (t *Tail) Next(ctx context.Context, ev pubsub.Event) ([]*Event, error) {
 	// they had committed when it was sent.
 	if ev.Kind == pubsub.KindAudit && ev.ChainSeq > t.last {
 		t.last = ev.ChainSeq
-	}
-	for _, e := range out {
-		e.afterScan()
 	}
 	return out, nil
 }

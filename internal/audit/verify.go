@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -160,27 +159,17 @@ func verifyChain(ctx context.Context, tx bun.IDB, company string) (Report, error
 		r.Checkpoint, r.LastSeq, r.LastHash = cp.Seq, cp.Seq, cp.Hash
 	}
 
-	for after := int64(0); ; {
-		var events []*Event
-		err := tx.NewSelect().Model(&events).Where("company_id = ? AND seq > ?", company, after).
-			OrderExpr("seq ASC").Limit(verifyPage).Scan(ctx)
-		if err != nil {
-			return r, fmt.Errorf("audit: read chain: %w", err)
+	err := scanChain(ctx, tx, company, 0, func(e *Event) (bool, error) {
+		p, err := check(ctx, tx, e, r.LastSeq, r.LastHash)
+		if err != nil || p != nil {
+			r.Problem = p
+			return false, err
 		}
-		for _, e := range events {
-			e.afterScan()
-			if p, err := check(ctx, tx, e, r.LastSeq, r.LastHash); err != nil || p != nil {
-				r.Problem = p
-				return r, err
-			}
-			r.Events++
-			r.LastSeq, r.LastHash = e.Seq, e.Hash
-		}
-		if len(events) < verifyPage {
-			return r, nil
-		}
-		after = events[len(events)-1].Seq
-	}
+		r.Events++
+		r.LastSeq, r.LastHash = e.Seq, e.Hash
+		return true, nil
+	})
+	return r, err
 }
 
 // check verifies that e follows the event (prevSeq, prevHash), and classifies the break when
@@ -200,36 +189,37 @@ func check(ctx context.Context, tx bun.IDB, e *Event, prevSeq int64, prevHash st
 	if linked && intact {
 		return nil, nil
 	}
-	// Classify with what else the chain holds.
-	followers, err := tx.NewSelect().Model((*Event)(nil)).
-		Where("company_id = ? AND prev_hash = ? AND seq <> ?", e.CompanyID, e.PrevHash, e.Seq).Count(ctx)
+	// Classify with what else the chain holds: another event that follows the same one, or
+	// the event e links to. A break is rare and verification reads the whole chain anyway, so
+	// this reads it once more rather than index what the rows pack.
+	var follower, target *Event
+	err = scanChain(ctx, tx, e.CompanyID, 0, func(o *Event) (bool, error) {
+		if o.Seq != e.Seq {
+			if follower == nil && o.PrevHash == e.PrevHash {
+				follower = o
+			}
+			if target == nil && o.Hash == e.PrevHash {
+				target = o
+			}
+		}
+		return true, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: classify break: %w", err)
 	}
-	if followers > 0 {
-		var other int64
-		_ = tx.NewSelect().Model((*Event)(nil)).Column("seq").
-			Where("company_id = ? AND prev_hash = ? AND seq <> ?", e.CompanyID, e.PrevHash, e.Seq).
-			OrderExpr("seq").Limit(1).Scan(ctx, &other)
-		return &Problem{Inserted, e.Seq, fmt.Sprintf("follows the same event as seq %d: one of them was inserted", other)}, nil
+	switch {
+	case follower != nil:
+		return &Problem{Inserted, e.Seq, fmt.Sprintf("follows the same event as seq %d: one of them was inserted", follower.Seq)}, nil
+	case linked:
+		return &Problem{Modified, e.Seq, "content does not match its hash"}, nil
+	case target != nil:
+		return &Problem{Reordered, e.Seq, fmt.Sprintf("links to seq %d instead of seq %d", target.Seq, prevSeq)}, nil
+	case intact:
+		// e is whole but its predecessor's hash changed: that one was rewritten, hash and all.
+		return &Problem{Modified, prevSeq, fmt.Sprintf("rewritten with a recomputed hash: seq %d no longer links to it", e.Seq)}, nil
+	default:
+		return &Problem{Deleted, e.Seq, "links to an event that is no longer in the chain"}, nil
 	}
-	if !linked {
-		var target int64
-		err := tx.NewSelect().Model((*Event)(nil)).Column("seq").
-			Where("company_id = ? AND hash = ? AND seq <> ?", e.CompanyID, e.PrevHash, e.Seq).Limit(1).Scan(ctx, &target)
-		switch {
-		case err == nil:
-			return &Problem{Reordered, e.Seq, fmt.Sprintf("links to seq %d instead of seq %d", target, prevSeq)}, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, fmt.Errorf("audit: classify break: %w", err)
-		case intact:
-			// e is whole but its predecessor's hash changed: that one was rewritten, hash and all.
-			return &Problem{Modified, prevSeq, fmt.Sprintf("rewritten with a recomputed hash: seq %d no longer links to it", e.Seq)}, nil
-		default:
-			return &Problem{Deleted, e.Seq, "links to an event that is no longer in the chain"}, nil
-		}
-	}
-	return &Problem{Modified, e.Seq, "content does not match its hash"}, nil
 }
 
 // snapshotTx runs fn in a read-only transaction that sees one snapshot, with row-level
