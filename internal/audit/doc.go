@@ -49,6 +49,13 @@
 // Text is hashed as it is stored: NUL and invalid UTF-8, which PostgreSQL refuses or the driver
 // would change, become U+FFFD before an event is hashed.
 //
+// # Storage: one row per run
+//
+// Events are stored in runs (rows.go): a row of audit_events holds consecutive events of one
+// chain that share their context (the views of one response), the first in the row's own
+// columns and the others in its more column. Readers expand rows into events, so the layout
+// is invisible above this package, and every event keeps its own seq and hash.
+//
 // Appends to one company's chain are serialized: on PostgreSQL by a transaction-scoped
 // advisory lock derived from the company id, on SQLite by its single writer.
 //
@@ -59,7 +66,7 @@
 // the changes written through ChangeHook ended it), chains the batch after that in memory, and
 // sends one query message, which PostgreSQL runs as one implicit transaction: per company,
 // set the company for row-level security and take the chain's lock, then insert the events,
-// written as SQL by hand (the columns one operation's events share once). If another writer
+// written as SQL by hand, one row per run. If another writer
 // extended a chain meanwhile (a change, another server), the first seq collides with the
 // primary key and everything rolls back; the writer then writes the batch in a transaction
 // that reads the chains' ends first, as it does for a company it has not written to yet (and
