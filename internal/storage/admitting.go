@@ -38,11 +38,25 @@ func refKind(typ string) string {
 	return ""
 }
 
-// AdmittingGrants returns, for each of refs in companyID, the id of the grant that admitted the
-// caller to it (see admittingGrants): an entry only where the caller is a guest of the company
-// and a grant reaches the object. It reads in a read-only transaction of its own, outside any
-// operation in ctx: the audit log asks once the operation's transaction has ended, for the
-// objects the response showed. It starts none when the caller is not a guest there.
+// AdmittingGrants returns, for each of refs in companyID, the id of the grant that admitted
+// the caller, a guest of that company, to it.
+//
+// The grant that admits an object is, among the caller's unexpired grants in the object's
+// company that reach it — a grant on the document itself, or on a folder whose path is a
+// prefix of the object's access path (a folder's own path, a document's folder path) — the
+// one with the highest level; between equals the most specific (a grant on the document, then
+// the folder grant with the longest path), then the one with the lowest id, so that the same
+// grants always give the same answer. A comment is admitted by the grant that admits its
+// document. A document template, which a guest sees through the documents made from it
+// (templatesTable), is admitted by the grant that admits one of its live documents, chosen by
+// the same rule over all of them.
+//
+// Members, the system and anonymous callers are admitted by other means than a grant, or not
+// at all: for them the map is empty, as it has no entry for an object no grant reaches.
+//
+// It reads in a read-only transaction of its own, outside any operation in ctx: the audit log
+// asks once the operation's transaction has ended, for the objects its response showed. It
+// starts none when the caller is not a guest of the company.
 func (s *Store) AdmittingGrants(ctx context.Context, companyID string, refs []ObjectRef) (map[ObjectRef]string, error) {
 	if !admitsAny(access.FromContext(ctx), companyID, refs) {
 		return map[ObjectRef]string{}, nil
@@ -73,22 +87,10 @@ func admitsAny(p *access.Principal, companyID string, refs []ObjectRef) bool {
 	return false
 }
 
-// admittingGrants finds the grant that admitted the caller, a guest of companyID, to each of
-// refs, in one query whatever their number. The grant that admits an object is, among the
-// caller's unexpired grants in the object's company that reach it — a grant on the document
-// itself, or on a folder whose path is a prefix of the object's access path (a folder's own
-// path, a document's folder path) — the one with the highest level; between equals the most
-// specific (a grant on the document, then the folder grant with the longest path), then the
-// one with the lowest id, so that the same grants always give the same answer. A comment is
-// admitted by the grant that admits its document. A document template, which a guest sees
-// through the documents made from it (templatesTable), is admitted by the grant that admits
-// one of those documents, chosen by the same rule over all of them.
-//
-// Members, the system and anonymous callers are admitted by other means than a grant (or not
-// at all): for them the map is empty, as it has no entry for an object that no grant reaches.
-//
-// Every table is read through the storage wall (scopeSQL) and pinned to companyID, and only
-// the caller's own grants are joined, so the answer tells nothing the caller could not read.
+// admittingGrants is AdmittingGrants in c's transaction, in one query whatever the number of
+// refs. Every table is read through the storage wall (scopeSQL) and pinned to companyID, and
+// only the caller's own grants are joined, so the answer tells nothing the caller could not
+// read.
 func (c *conn) admittingGrants(ctx context.Context, companyID string, refs []ObjectRef) (map[ObjectRef]string, error) {
 	out := map[ObjectRef]string{}
 	if !admitsAny(c.p, companyID, refs) {
@@ -101,8 +103,8 @@ func (c *conn) admittingGrants(ctx context.Context, companyID string, refs []Obj
 		}
 	}
 
-	// Each branch lists, for the refs of one type, the grants that reach them; the outer
-	// query ranks them per object by the rule above and keeps the first.
+	// Each branch lists, for the refs of one type, the caller's grants that reach them; the
+	// outer query ranks them per object by AdmittingGrants' rule and keeps the first.
 	var branches []string
 	var args []any
 	grants, gargs := c.scopeSQL(grantsTable)
@@ -115,7 +117,10 @@ func (c *conn) admittingGrants(ctx context.Context, companyID string, refs []Obj
 			" CASE WHEN grnt.document_id IS NULL THEN 0 ELSE 1 END AS on_document, length(grnt.path) AS path_length"+
 			" FROM "+from+" JOIN "+grants+" ON grnt.company_id = ? AND grnt.grantee_id = ?"+
 			" AND (grnt.expires_at IS NULL OR grnt.expires_at > ?) AND "+reach+" WHERE "+where)
-		args = append(append(append(append(args, fargs...), gargs...), companyID, c.p.UserID, c.now), wargs...)
+		args = append(args, fargs...)
+		args = append(args, gargs...)
+		args = append(args, companyID, c.p.UserID, c.now)
+		args = append(args, wargs...)
 	}
 	if in := ids[RefFolder]; len(in) > 0 {
 		// Soft-deleted objects too: a DELETE is recorded once the object is gone.
@@ -152,7 +157,7 @@ func (c *conn) admittingGrants(ctx context.Context, companyID string, refs []Obj
 		GrantID string `bun:"grant_id"`
 	}
 	if err := c.db.NewRaw(query, args...).Scan(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("admitting grants: %w", err)
+		return nil, err
 	}
 	found := make(map[ObjectRef]string, len(rows))
 	for _, r := range rows {

@@ -82,7 +82,7 @@ func (c *conn) emit(ctx context.Context, ch Change) error {
 		ref := ObjectRef{Type: ch.ObjectType, ID: ch.ObjectID}
 		by, err := c.admittingGrants(ctx, ch.CompanyID, []ObjectRef{ref})
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", ch.Kind, ch.ObjectType, err)
+			return fmt.Errorf("%s %s: admitting grant: %w", ch.Kind, ch.ObjectType, err)
 		}
 		ch.GrantID = by[ref]
 	}

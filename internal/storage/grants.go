@@ -131,7 +131,7 @@ func (s *Store) Unshare(ctx context.Context, grantID string) (*Grant, error) {
 			ref := refOf(obj)
 			by, err := c.admittingGrants(ctx, g.CompanyID, []ObjectRef{ref})
 			if err != nil {
-				return err
+				return fmt.Errorf("admitting grant: %w", err)
 			}
 			if _, err := c.db.NewDelete().Table("grants").Where("company_id = ? AND id = ?", g.CompanyID, g.ID).Exec(ctx); err != nil {
 				return fmt.Errorf("delete grant: %w", err)
