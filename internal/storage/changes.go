@@ -35,7 +35,7 @@ type Change struct {
 	// UserIDs are users whose access changed (grants), for sharedWithMe subscribers.
 	UserIDs []string
 	// GrantID is the grant that admitted the caller to the object, when the caller acts as a
-	// guest of the change's company (see admittingGrants); empty for members, the system and
+	// guest of the change's company (see Store.AdmittingGrants); empty for members, the system and
 	// anonymous callers. emit fills it in unless the change names it already.
 	GrantID string
 }

@@ -126,8 +126,8 @@ func (s *Store) Unshare(ctx context.Context, grantID string) (*Grant, error) {
 			}
 		}
 		return c.actingIn(ctx, g.CompanyID, func(c *conn) error {
-			// A guest acted on the grants it held before this one went, which may have been
-			// the one it admitted the guest by (a grantee dropping its own): ask before.
+			// A guest acts by the grants it holds before this one goes, and this one may be
+			// the grant that admitted it (a grantee dropping its own): look it up first.
 			ref := refOf(obj)
 			by, err := c.admittingGrants(ctx, g.CompanyID, []ObjectRef{ref})
 			if err != nil {
