@@ -97,7 +97,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	a.closers = append(a.closers, func() error { broker.Close(); return nil })
 	// The writer commits at once when no other response is under way, and otherwise waits a
 	// little for their views, so that under load one WAL flush serves several responses.
-	a.Audit = audit.New(db, stream, audit.Options{Window: -1, Publisher: pub, Linger: auditLinger, LingerPending: auditLingerPending})
+	// A guest's views name the grant that admitted it, read from the store once the
+	// operation's transaction has ended.
+	a.Audit = audit.New(db, stream, audit.Options{Window: -1, Publisher: pub, Linger: auditLinger, LingerPending: auditLingerPending,
+		Grants: store.AdmittingGrants})
 	a.closers = append(a.closers, a.Audit.Close)
 	store.OnChange(a.Audit.ChangeHook())
 

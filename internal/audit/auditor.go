@@ -47,6 +47,10 @@ type Options struct {
 	// 1). A response finishes within a short linger only when many are under way; with one or
 	// two, waiting mostly delays the response that is ready.
 	LingerPending int
+	// Grants, when set, names the grant that admitted a guest to each object it viewed, for
+	// the GrantID of its VIEW events (viewGrants, in grants.go). The server sets it to
+	// storage.Store.AdmittingGrants; without it views name no grant.
+	Grants GrantsFunc
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()
@@ -165,7 +169,7 @@ func (a *Auditor) Stats() Stats {
 func (a *Auditor) ChangeHook() storage.ChangeHook {
 	return func(ctx context.Context, tx bun.IDB, ch storage.Change, afterCommit func(func())) error {
 		e := &Event{CompanyID: ch.CompanyID, Action: string(ch.Kind), ObjectType: ch.ObjectType,
-			ObjectID: ch.ObjectID, Fields: changeFields(ch.Fields)}
+			ObjectID: ch.ObjectID, GrantID: ch.GrantID, Fields: changeFields(ch.Fields)}
 		fillFromContext(ctx, e)
 		if err := Append(ctx, tx, a.db.Dialect, e); err != nil {
 			return err
@@ -270,6 +274,10 @@ func (a *Auditor) flush(ctx context.Context, c *Collector, scoped bool) error {
 // which operation is the same for all of one company's: it is read from ctx once.
 func (a *Auditor) viewEvents(ctx context.Context, c *Collector) ([]*Event, error) {
 	views := c.take()
+	grants, err := a.viewGrants(ctx, views)
+	if err != nil {
+		return nil, err
+	}
 	evs := make([]*Event, len(views))
 	now := time.Now()
 	var like Event // what the events of one company share
@@ -280,6 +288,7 @@ func (a *Auditor) viewEvents(ctx context.Context, c *Collector) ([]*Event, error
 		}
 		e := like
 		e.ObjectType, e.ObjectID, e.Fields = v.typ, v.id, v.fields
+		e.GrantID = grants[v.viewKey]
 		if err := e.prepare(); err != nil {
 			return nil, err
 		}

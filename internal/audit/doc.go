@@ -1,7 +1,8 @@
 // Package audit is Laatu's audit stream: every view and every change of a company's objects,
 // and every security event, becomes an Event that records who (user, principal kind and level,
-// session), when (server clock, UTC), from where (client IP, user agent, request id, GraphQL
-// operation), and what (company, object, action, fields).
+// for a guest the grant that admitted it, session), when (server clock, UTC), from where
+// (client IP, user agent, request id, GraphQL operation), and what (company, object, action,
+// fields).
 //
 // # Guarantees
 //
@@ -13,6 +14,11 @@
 //     operations share one transaction (group commit). The queue is bounded: when it is full a
 //     caller waits, and gives up with an error when its context ends; nothing is ever dropped,
 //     and an error means the caller must not send its response (fail closed).
+//   - Guests: the events of a principal acting as a guest of the event's company name, in
+//     GrantID, the grant that admitted it to the object (the rule is documented at
+//     storage.Store.AdmittingGrants). Changes carry it from storage, which looks it up in
+//     their own transaction; views ask Options.Grants once per company when they are folded,
+//     and a failed lookup fails the flush like a failed write.
 //   - Tamper evidence: each company's events form a hash chain (below). Verify walks it and
 //     reports the first modified, deleted, inserted or reordered event. On PostgreSQL the
 //     server's role may insert and read (its active company only) but not update or delete;

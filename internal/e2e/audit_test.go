@@ -16,6 +16,7 @@ type aeEvent struct {
 	ID, Action, ObjectType, ObjectID string
 	ActorID                          *string
 	PrincipalKind, PrincipalLevel    string
+	GrantID                          string
 	SessionID, ClientIP, UserAgent   string
 	RequestID, OperationType         string
 	OperationHash                    string
@@ -27,7 +28,7 @@ type aeEvent struct {
 	}
 }
 
-const aeFields = `id action objectType objectId actorId principalKind principalLevel sessionId clientIp userAgent
+const aeFields = `id action objectType objectId actorId principalKind principalLevel grantId sessionId clientIp userAgent
 	requestId operationType operationHash rootFields fields { field before after personal }`
 
 // aeEvents reads the active company's audit log as token (an ADMIN), newest first.

@@ -34,6 +34,10 @@ type Change struct {
 	Fields []FieldChange
 	// UserIDs are users whose access changed (grants), for sharedWithMe subscribers.
 	UserIDs []string
+	// GrantID is the grant that admitted the caller to the object, when the caller acts as a
+	// guest of the change's company (see Store.AdmittingGrants); empty for members, the system and
+	// anonymous callers. emit fills it in unless the change names it already.
+	GrantID string
 }
 
 // FieldChange is one changed field. Before and After are empty for personal fields, whose
@@ -71,6 +75,16 @@ func (c *conn) emit(ctx context.Context, ch Change) error {
 			return err
 		}
 		defer func() { _ = c.s.setTenant(context.WithoutCancel(ctx), c.db, c.p.CompanyID, c.p.UserID) }()
+	}
+	if ch.GrantID == "" {
+		// Only a guest pays for this query, in the change's own transaction, which sees the
+		// object as the change leaves it (a new document, a deleted one).
+		ref := ObjectRef{Type: ch.ObjectType, ID: ch.ObjectID}
+		by, err := c.admittingGrants(ctx, ch.CompanyID, []ObjectRef{ref})
+		if err != nil {
+			return fmt.Errorf("%s %s: admitting grant: %w", ch.Kind, ch.ObjectType, err)
+		}
+		ch.GrantID = by[ref]
 	}
 	for _, h := range c.s.hooks {
 		if err := h(ctx, c.db, ch, c.afterCommit); err != nil {

@@ -69,7 +69,7 @@ func (s *Store) Share(ctx context.Context, in NewGrant) (*Grant, error) {
 				return fmt.Errorf("insert grant: %w", err)
 			}
 			out = g
-			return c.changedAccess(ctx, ChangeShared, obj, g)
+			return c.changedAccess(ctx, ChangeShared, obj, g, "")
 		})
 	})
 	return out, err
@@ -126,18 +126,27 @@ func (s *Store) Unshare(ctx context.Context, grantID string) (*Grant, error) {
 			}
 		}
 		return c.actingIn(ctx, g.CompanyID, func(c *conn) error {
+			// A guest acts by the grants it holds before this one goes, and this one may be
+			// the grant that admitted it (a grantee dropping its own): look it up first.
+			ref := refOf(obj)
+			by, err := c.admittingGrants(ctx, g.CompanyID, []ObjectRef{ref})
+			if err != nil {
+				return fmt.Errorf("admitting grant: %w", err)
+			}
 			if _, err := c.db.NewDelete().Table("grants").Where("company_id = ? AND id = ?", g.CompanyID, g.ID).Exec(ctx); err != nil {
 				return fmt.Errorf("delete grant: %w", err)
 			}
 			out = g
-			return c.changedAccess(ctx, ChangeUnshared, obj, g)
+			return c.changedAccess(ctx, ChangeUnshared, obj, g, by[ref])
 		})
 	})
 	return out, err
 }
 
-func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g *Grant) error {
-	ch := Change{Kind: kind, CompanyID: g.CompanyID, UserIDs: []string{g.GranteeID},
+// changedAccess emits a SHARE or UNSHARE of obj. admittedBy, when not empty, is the grant
+// that admitted the caller, a guest, to obj before the change; emit looks it up otherwise.
+func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g *Grant, admittedBy string) error {
+	ch := Change{Kind: kind, CompanyID: g.CompanyID, UserIDs: []string{g.GranteeID}, GrantID: admittedBy,
 		Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level}}}
 	switch o := obj.(type) {
 	case *Folder:
@@ -146,6 +155,17 @@ func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g
 		ch.ObjectType, ch.ObjectID, ch.Path = "DOCUMENT", o.ID, o.FolderPath
 	}
 	return c.emit(ctx, ch)
+}
+
+// refOf names a folder or document for admittingGrants.
+func refOf(o Object) ObjectRef {
+	switch o := o.(type) {
+	case *Folder:
+		return ObjectRef{Type: RefFolder, ID: o.ID}
+	case *Document:
+		return ObjectRef{Type: RefDocument, ID: o.ID}
+	}
+	return ObjectRef{}
 }
 
 // GrantsOn lists the grants on a folder or document; it needs MANAGE on it.
