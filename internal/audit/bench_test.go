@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,6 +100,73 @@ func BenchmarkGroupCommitNotices(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkRuns measures what one response's dozen views cost the database: written as one
+// run (one row, as the writer does: Flush) and, for comparison, as a dozen one-event rows (as
+// before runs; here a dozen events with a request id each, so that no two share a row). It
+// reports the time of the group commit, and the WAL and table space each response takes. On
+// PostgreSQL:
+//
+//	TEST_DATABASE_URL=... go test ./internal/audit -run '^$' -bench Runs -benchtime 2000x -count 3
+func BenchmarkRuns(b *testing.B) {
+	tdb := testdb.RequirePostgres(b)
+	company := newID()
+	ctx := WithOperation(userCtx(newID(), company, access.Manager),
+		Operation{Type: "query", Hash: strings.Repeat("ab", 32), RootFields: []string{"folders"}})
+	objects := make([]string, 12)
+	for i := range objects {
+		objects[i] = newID()
+	}
+	fields := []string{"owner", "status", "title", "values"}
+	oneRow := func(a *Auditor) error {
+		c := NewCollector()
+		for _, id := range objects {
+			for _, f := range fields {
+				c.Add(company, ObjectDocument, id, f)
+			}
+		}
+		return a.Flush(ctx, c)
+	}
+	rowEach := func(a *Auditor) error {
+		evs := make([]Event, len(objects))
+		for i, id := range objects {
+			evs[i] = Event{CompanyID: company, Action: ActionView, ObjectType: ObjectDocument, ObjectID: id,
+				RequestID: fmt.Sprint("request-", i), Fields: sortedFields(slices.Clone(fields))}
+		}
+		return a.Record(ctx, evs...)
+	}
+	for _, layout := range []struct {
+		name    string
+		respond func(a *Auditor) error
+	}{{"rows=1", oneRow}, {"rows=12", rowEach}} {
+		b.Run(layout.name, func(b *testing.B) {
+			a := New(tdb.App, zerolog.New(io.Discard), Options{Window: -1})
+			defer a.Close()
+			if err := layout.respond(a); err != nil { // learn where the chain ends
+				b.Fatal(err)
+			}
+			var wal0, wal1, size0, size1 int64
+			measure := func(wal, size *int64) {
+				err := tdb.Owner.NewRaw("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, pg_total_relation_size('audit_events')").
+					Scan(context.Background(), wal, size)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			measure(&wal0, &size0)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := layout.respond(a); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			measure(&wal1, &size1)
+			b.ReportMetric(float64(wal1-wal0)/float64(b.N), "WAL-B/op")
+			b.ReportMetric(float64(size1-size0)/float64(b.N), "table-B/op")
 		})
 	}
 }

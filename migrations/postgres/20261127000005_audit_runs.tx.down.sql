@@ -14,6 +14,5 @@ FROM audit_events AS r CROSS JOIN LATERAL jsonb_array_elements(r.more) AS m
 WHERE r.more IS NOT NULL;
 ALTER TABLE audit_events FORCE ROW LEVEL SECURITY;
 DROP INDEX audit_events_more_objects_idx;
-ALTER TABLE audit_events RESET (toast_tuple_target);
 ALTER TABLE audit_events DROP CONSTRAINT audit_events_more_check,
     DROP COLUMN more, DROP COLUMN more_object_ids;

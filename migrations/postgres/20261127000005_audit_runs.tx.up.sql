@@ -9,6 +9,3 @@ ALTER TABLE audit_events
     ADD CONSTRAINT audit_events_more_check CHECK ((more IS NULL) = (more_object_ids IS NULL));
 CREATE INDEX audit_events_more_objects_idx ON audit_events USING gin (more_object_ids)
     WHERE more_object_ids IS NOT NULL;
--- A run of a dozen views is a few kilobytes. Keep rows up to a page inline and uncompressed:
--- compressing them (past the default 2 kB) cost more CPU than the rest of the insert.
-ALTER TABLE audit_events SET (toast_tuple_target = 8160);
