@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/uptrace/bun"
@@ -171,7 +170,7 @@ func appendInsert(q []byte, events []*Event) ([]byte, error) {
 			q = appendSQLString(q, s)
 		}
 		q = append(q, ", "...)
-		q = appendSQLString(q, string(appendJSONStrings(buf[:0], e.RootFields)))
+		q = appendSQLString(q, appendJSONStrings(buf[:0], e.RootFields))
 		q = append(q, "::jsonb, "...)
 		if e.ActorID != nil {
 			q = appendSQLString(q, *e.ActorID)
@@ -188,7 +187,7 @@ func appendInsert(q []byte, events []*Event) ([]byte, error) {
 		if buf, err = appendCanonicalFields(buf[:0], e.Fields); err != nil {
 			return nil, err
 		}
-		q = appendSQLString(q, string(buf))
+		q = appendSQLString(q, buf)
 		q = append(q, "::jsonb, "...)
 		q = appendSQLString(q, e.PrevHash)
 		q = append(q, ", "...)
@@ -201,9 +200,9 @@ func appendInsert(q []byte, events []*Event) ([]byte, error) {
 		if buf, err = appendPacked(buf[:0], r.More); err != nil {
 			return nil, err
 		}
-		q = appendSQLString(q, string(buf))
+		q = appendSQLString(q, buf)
 		q = append(q, "::jsonb, "...)
-		q = appendSQLString(q, string(appendJSONStrings(buf[:0], r.MoreObjectIDs)))
+		q = appendSQLString(q, appendJSONStrings(buf[:0], r.MoreObjectIDs))
 		q = append(q, "::jsonb)"...)
 	}
 	return q, nil
@@ -212,6 +211,7 @@ func appendInsert(q []byte, events []*Event) ([]byte, error) {
 // appendPacked appends more as the JSON array that the more column holds, as encoding/json
 // would write it, without reflection.
 func appendPacked(b []byte, more []packed) ([]byte, error) {
+	b = slices.Grow(b, 300*len(more)) // about what an event takes
 	b = append(b, '[')
 	var err error
 	for i, p := range more {
@@ -254,18 +254,14 @@ func sameContext(a, b *Event) bool {
 // appendSQLString appends s as a PostgreSQL escape string literal, E'...', whose meaning does
 // not depend on standard_conforming_strings: quotes and backslashes are doubled. s must hold
 // no NUL, which prepare ensures.
-func appendSQLString(q []byte, s string) []byte {
+func appendSQLString[T string | []byte](q []byte, s T) []byte {
 	q = append(q, 'E', '\'')
-	for {
-		i := strings.IndexAny(s, `'\`)
-		if i < 0 {
-			break
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\'' || c == '\\' {
+			q = append(q, c)
 		}
-		q = append(q, s[:i+1]...)
 		q = append(q, s[i])
-		s = s[i+1:]
 	}
-	q = append(q, s...)
 	return append(q, '\'')
 }
 
