@@ -10,16 +10,26 @@ import (
 	"github.com/laatu/laatu/internal/testserver"
 )
 
-// nestedQuery is the read the audit benchmark measures: folders → documents → owner,
-// template, comments: about a dozen audited objects per response for the demo manager.
-const nestedQuery = `{ folders(first: 10) { nodes { name documents(first: 5) { nodes { title status values
+// dozenQuery is a read of about a dozen audited objects for the demo manager: folders →
+// documents → owner, template, comments.
+const dozenQuery = `{ folders(first: 10) { nodes { name documents(first: 5) { nodes { title status values
   owner { name } template { name } comments(first: 3) { nodes { body author { name } } } } } } } }`
 
-// BenchmarkAuditViews measures the nested read with view auditing on and off, at several
-// concurrencies, through the HTTP handler. Run it on PostgreSQL (README, "The audit log"):
+// BenchmarkAuditViews measures reads with view auditing on and off, at several concurrencies,
+// through the HTTP handler: the nested read of the foundation's benchmark (BenchmarkNestedRead:
+// folders, their documents with owner and template, their comments with authors, as the demo
+// admin; 17 audited objects) and the smaller dozenQuery. Run it on PostgreSQL (README, "The
+// audit log"):
 //
-//	TEST_DATABASE_URL=... go test ./internal/e2e -run '^$' -bench AuditViews -benchtime 300x -count 3
+//	TEST_DATABASE_URL=... go test ./internal/e2e -run '^$' -bench AuditViews -benchtime 800x -count 4
 func BenchmarkAuditViews(b *testing.B) {
+	reads := []struct {
+		name, who string
+		body      testserver.Request
+	}{
+		{"nested", "admin@acme.test", testserver.Request{Query: fNPlusOneQuery, Variables: map[string]any{"n": 3, "m": 10, "k": 5}}},
+		{"dozen", "manager@acme.test", testserver.Request{Query: dozenQuery}},
+	}
 	for _, views := range []bool{false, true} {
 		var opts []app.Option
 		name := "views=off"
@@ -32,21 +42,24 @@ func BenchmarkAuditViews(b *testing.B) {
 		// publishes for subscribers (pg_notify) is part of what is measured.
 		db := testdb.New(b)
 		s := testserver.NewWith(b, db, opts, func(c *config.Config) { c.DatabaseURL = db.AppURL })
-		token := s.Login(b, "manager@acme.test")
-		for _, par := range []int{1, 4, 16} {
-			b.Run(fmt.Sprintf("%s/clients=%d", name, par), func(b *testing.B) {
-				b.SetParallelism(par)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						res := s.Do(b, testserver.Request{Query: nestedQuery, Token: token}, nil)
-						if len(res.Errors) > 0 {
-							b.Errorf("errors: %+v", res.Errors)
-							return
+		for _, read := range reads {
+			req := read.body
+			req.Token = s.Login(b, read.who)
+			for _, par := range []int{1, 4, 16} {
+				b.Run(fmt.Sprintf("read=%s/%s/clients=%d", read.name, name, par), func(b *testing.B) {
+					b.SetParallelism(par)
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							res := s.Do(b, req, nil)
+							if len(res.Errors) > 0 {
+								b.Errorf("errors: %+v", res.Errors)
+								return
+							}
 						}
-					}
+					})
 				})
-			})
+			}
 		}
 	}
 }
