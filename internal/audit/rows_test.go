@@ -333,3 +333,33 @@ func TestRunsMigrationRoundTrip(t *testing.T) {
 		t.Fatalf("after applying again: %v", r)
 	}
 }
+
+// A response with more views than a row holds is written as several rows, each a run of at
+// most maxRowEvents, and reads back whole.
+func TestLongRunsSplit(t *testing.T) {
+	tdb := testdb.New(t)
+	a, _ := newAuditor(t, tdb.App, Options{Window: -1})
+	company := newID()
+	n := maxRowEvents + maxRowEvents/2
+	c := NewCollector()
+	for i := 0; i < n; i++ {
+		c.Add(company, ObjectComment, newID(), "body")
+	}
+	if err := a.Flush(requestCtx(newID(), company, "192.0.2.1", "r-long"), c); err != nil {
+		t.Fatal(err)
+	}
+	rows := readRows(t, tdb.Owner, company)
+	if len(rows) != 2 || len(rows[0].events()) != maxRowEvents || len(rows[1].events()) != n-maxRowEvents {
+		t.Fatalf("%d rows for %d views", len(rows), n)
+	}
+	if r := mustVerify(t, tdb.App, company); !r.OK() || r.Events != int64(n) {
+		t.Fatalf("verify: %v", r)
+	}
+	p, err := a.Events(WithCollector(userCtx(newID(), company, access.Admin), NewCollector()), company, Filter{}, 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, _ := p.Total(); total != n || len(p.Items) != 100 || p.Items[0].Seq != int64(n) {
+		t.Fatalf("page of %d from %d, total %d", len(p.Items), p.Items[0].Seq, total)
+	}
+}
