@@ -89,28 +89,39 @@ func (a *Auditor) page(ctx context.Context, companyID string, f Filter, first in
 			return nil, err
 		}
 	}
-	// Rows, newest first, until first+1 events have been kept: every row holds at least one
-	// event the filter keeps, except perhaps the first, which may begin before the cursor and
-	// hold the filter's object only after it.
-	var rows []*row
+	// Rows, newest first, until first+1 events have been kept. A row holds one event or a
+	// whole run of them, so the rows are read a few at first and then more at a time: every
+	// row holds at least one event the filter keeps, except perhaps the first, which may begin
+	// before the cursor and hold the filter's object only after it.
+	var events []*Event
 	err = readTx(ctx, a.db, company, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewSelect().Model(&rows).Where("company_id = ?", company).Apply(f.apply(a.db.Dialect))
-		if afterSeq > 0 {
-			q = q.Where("seq < ?", afterSeq)
+		before := afterSeq
+		for batch := int64(4); len(events) <= first; batch = min(2*batch, int64(first)+2) {
+			var rows []*row
+			q := tx.NewSelect().Model(&rows).Where("company_id = ?", company).Apply(f.apply(a.db.Dialect))
+			if before > 0 {
+				q = q.Where("seq < ?", before)
+			}
+			if err := q.OrderExpr("seq DESC").Limit(batch).Scan(ctx); err != nil {
+				return err
+			}
+			for _, r := range rows {
+				held := r.events()
+				for i := len(held) - 1; i >= 0 && len(events) <= first; i-- {
+					if e := held[i]; (afterSeq == 0 || e.Seq < afterSeq) && f.keeps(e) {
+						events = append(events, e)
+					}
+				}
+			}
+			if int64(len(rows)) < batch {
+				return nil // no rows left
+			}
+			before = rows[len(rows)-1].Seq
 		}
-		return q.OrderExpr("seq DESC").Limit(int64(first) + 2).Scan(ctx)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: read events: %w", err)
-	}
-	var events []*Event
-	for _, r := range rows {
-		held := r.events()
-		for i := len(held) - 1; i >= 0 && len(events) <= first; i-- {
-			if e := held[i]; (afterSeq == 0 || e.Seq < afterSeq) && f.keeps(e) {
-				events = append(events, e)
-			}
-		}
 	}
 	page := &storage.Page[*Event]{Items: events}
 	if len(events) > first {
