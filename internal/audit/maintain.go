@@ -34,14 +34,14 @@ func Export(ctx context.Context, db *database.DB, companyID string, from, to tim
 			if !to.IsZero() {
 				q = q.Where("occurred_at < ?", to.UTC())
 			}
-			if err := q.OrderExpr("seq ASC").Limit(verifyPage).Scan(ctx); err != nil {
+			if err := q.OrderExpr("seq ASC").Limit(rowPage).Scan(ctx); err != nil {
 				return err
 			}
 			for _, e := range expand(rows) {
 				out.Log().EmbedObject(e).Send()
 				n++
 			}
-			if len(rows) < verifyPage {
+			if len(rows) < rowPage {
 				return nil
 			}
 			after = rows[len(rows)-1].Seq

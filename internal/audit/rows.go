@@ -174,7 +174,7 @@ func scanChain(ctx context.Context, tx bun.IDB, company string, after int64, fn 
 	for {
 		var rows []*row
 		err := tx.NewSelect().Model(&rows).Where("company_id = ? AND seq > ?", company, after).
-			OrderExpr("seq ASC").Limit(verifyPage).Scan(ctx)
+			OrderExpr("seq ASC").Limit(rowPage).Scan(ctx)
 		if err != nil {
 			return fmt.Errorf("audit: read chain: %w", err)
 		}
@@ -185,7 +185,7 @@ func scanChain(ctx context.Context, tx bun.IDB, company string, after int64, fn 
 				}
 			}
 		}
-		if len(rows) < verifyPage {
+		if len(rows) < rowPage {
 			return nil
 		}
 		after = rows[len(rows)-1].Seq

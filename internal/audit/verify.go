@@ -135,8 +135,9 @@ func VerifyAll(ctx context.Context, db *database.DB) ([]Report, error) {
 	return reports, nil
 }
 
-// verifyPage is how many events the walk reads at a time.
-const verifyPage = 1000
+// rowPage is how many rows a walk of the chain (verify, export) reads at a time: with runs of
+// up to maxRowEvents, at most 25,600 events.
+const rowPage = 100
 
 func verifyChain(ctx context.Context, tx bun.IDB, company string) (Report, error) {
 	r := Report{CompanyID: company, LastHash: Genesis}
