@@ -92,7 +92,7 @@ func chain(t *testing.T, db *database.DB, company string) []*Event {
 	t.Helper()
 	var events []*Event
 	err := snapshotTx(context.Background(), db, company, func(ctx context.Context, tx bun.Tx) error {
-		return scanChain(ctx, tx, company, 0, func(e *Event) (bool, error) {
+		return scanChain(ctx, tx, company, nil, func(e *Event) (bool, error) {
 			events = append(events, e)
 			return true, nil
 		})

@@ -25,27 +25,20 @@ func Export(ctx context.Context, db *database.DB, companyID string, from, to tim
 	out := zerolog.New(w)
 	n := 0
 	err = snapshotTx(ctx, db, company, func(ctx context.Context, tx bun.Tx) error {
-		for after := int64(0); ; {
-			var rows []*row
-			q := tx.NewSelect().Model(&rows).Where("company_id = ? AND seq > ?", company, after)
+		inRange := func(q *bun.SelectQuery) *bun.SelectQuery {
 			if !from.IsZero() {
 				q = q.Where("occurred_at >= ?", from.UTC())
 			}
 			if !to.IsZero() {
 				q = q.Where("occurred_at < ?", to.UTC())
 			}
-			if err := q.OrderExpr("seq ASC").Limit(rowPage).Scan(ctx); err != nil {
-				return err
-			}
-			for _, e := range expand(rows) {
-				out.Log().EmbedObject(e).Send()
-				n++
-			}
-			if len(rows) < rowPage {
-				return nil
-			}
-			after = rows[len(rows)-1].Seq
+			return q
 		}
+		return scanChain(ctx, tx, company, inRange, func(e *Event) (bool, error) {
+			out.Log().EmbedObject(e).Send()
+			n++
+			return true, nil
+		})
 	})
 	if err != nil {
 		return n, fmt.Errorf("audit: export %s: %w", company, err)

@@ -95,15 +95,6 @@ func (r *row) last() link {
 	return link{Seq: r.Seq, Hash: r.Hash}
 }
 
-// expand returns the events of rows, in the rows' order, each row's in seq order.
-func expand(rows []*row) []*Event {
-	var out []*Event
-	for _, r := range rows {
-		out = append(out, r.events()...)
-	}
-	return out
-}
-
 // whereHoldsAfter keeps the rows that may hold events after seq: those that begin after it,
 // and the one that begins at or before it, which may run past it. The caller drops the
 // events at or before seq.
@@ -168,14 +159,17 @@ func eventAt(ctx context.Context, tx bun.IDB, company string, seq int64) (*Event
 	return nil, nil
 }
 
-// scanChain calls fn with every event of company's chain after seq after, in seq order, a page
-// of rows at a time, until fn returns false or an error.
-func scanChain(ctx context.Context, tx bun.IDB, company string, after int64, fn func(e *Event) (bool, error)) error {
-	for {
+// scanChain calls fn with every event of company's chain in the rows that where keeps (all,
+// when nil), in seq order, a page of rows at a time, until fn returns false or an error.
+func scanChain(ctx context.Context, tx bun.IDB, company string, where func(*bun.SelectQuery) *bun.SelectQuery,
+	fn func(e *Event) (bool, error)) error {
+	for after := int64(0); ; {
 		var rows []*row
-		err := tx.NewSelect().Model(&rows).Where("company_id = ? AND seq > ?", company, after).
-			OrderExpr("seq ASC").Limit(rowPage).Scan(ctx)
-		if err != nil {
+		q := tx.NewSelect().Model(&rows).Where("company_id = ? AND seq > ?", company, after)
+		if where != nil {
+			q = q.Apply(where)
+		}
+		if err := q.OrderExpr("seq ASC").Limit(rowPage).Scan(ctx); err != nil {
 			return fmt.Errorf("audit: read chain: %w", err)
 		}
 		for _, r := range rows {

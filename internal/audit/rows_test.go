@@ -15,6 +15,7 @@ import (
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/pubsub"
+	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/testdb"
 )
 
@@ -64,6 +65,26 @@ func writeRuns(t *testing.T, a *Auditor, company string) runsFixture {
 	return fx
 }
 
+// pageAll reads every page that page returns, following the cursors, and returns the seqs of
+// the events in the order they came.
+func pageAll(t *testing.T, page func(after string) (*storage.Page[*Event], error)) []int64 {
+	t.Helper()
+	var seqs []int64
+	for after := ""; ; {
+		p, err := page(after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Items {
+			seqs = append(seqs, e.Seq)
+		}
+		if !p.HasNext {
+			return seqs
+		}
+		after = p.Cursors[len(p.Cursors)-1]
+	}
+}
+
 func readRows(t *testing.T, db *database.DB, company string) []*row {
 	t.Helper()
 	var rows []*row
@@ -91,21 +112,9 @@ func TestRunsReadAsEvents(t *testing.T) {
 		t.Fatalf("verify: %v", r)
 	}
 	// Pages of 3, newest first: every cursor but one falls inside a run.
-	var seqs []int64
-	after := ""
-	for {
-		p, err := a.Events(admin, company, Filter{}, 3, after)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range p.Items {
-			seqs = append(seqs, e.Seq)
-		}
-		if !p.HasNext {
-			break
-		}
-		after = p.Cursors[len(p.Cursors)-1]
-	}
+	seqs := pageAll(t, func(after string) (*storage.Page[*Event], error) {
+		return a.Events(admin, company, Filter{}, 3, after)
+	})
 	if len(seqs) != 16 {
 		t.Fatalf("paged %v", seqs)
 	}
@@ -152,21 +161,9 @@ func TestRunsReadAsEvents(t *testing.T) {
 		t.Errorf("total %d, %v; want 16", n, err)
 	}
 	// The object's trail, one at a time.
-	var trail []int64
-	after = ""
-	for {
-		p, err := a.Trail(admin, company, fx.doc, 1, after)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range p.Items {
-			trail = append(trail, e.Seq)
-		}
-		if !p.HasNext {
-			break
-		}
-		after = p.Cursors[0]
-	}
+	trail := pageAll(t, func(after string) (*storage.Page[*Event], error) {
+		return a.Trail(admin, company, fx.doc, 1, after)
+	})
 	if fmt.Sprint(trail) != "[16 11 5]" {
 		t.Errorf("trail %v", trail)
 	}

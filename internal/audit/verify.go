@@ -160,7 +160,7 @@ func verifyChain(ctx context.Context, tx bun.IDB, company string) (Report, error
 		r.Checkpoint, r.LastSeq, r.LastHash = cp.Seq, cp.Seq, cp.Hash
 	}
 
-	err := scanChain(ctx, tx, company, 0, func(e *Event) (bool, error) {
+	err := scanChain(ctx, tx, company, nil, func(e *Event) (bool, error) {
 		p, err := check(ctx, tx, e, r.LastSeq, r.LastHash)
 		if err != nil || p != nil {
 			r.Problem = p
@@ -194,7 +194,7 @@ func check(ctx context.Context, tx bun.IDB, e *Event, prevSeq int64, prevHash st
 	// the event e links to. A break is rare and verification reads the whole chain anyway, so
 	// this reads it once more rather than index what the rows pack.
 	var follower, target *Event
-	err = scanChain(ctx, tx, e.CompanyID, 0, func(o *Event) (bool, error) {
+	err = scanChain(ctx, tx, e.CompanyID, nil, func(o *Event) (bool, error) {
 		if o.Seq != e.Seq {
 			if follower == nil && o.PrevHash == e.PrevHash {
 				follower = o

@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"context"
-	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/laatu/laatu/internal/testserver"
 )
@@ -114,35 +110,7 @@ func TestAuditGuestGrant(t *testing.T) {
 	only("the manager's update", grants(managerID, byItself)["UPDATE"], "")
 
 	// A subscription's delivery to the guest names the grant too.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	body, err := json.Marshal(map[string]any{
-		"query":     `subscription($id: ID!) { documentChanged(documentId: $id) { kind document { id title } } }`,
-		"variables": map[string]any{"id": throughFolder}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream := openSSEBody(ctx, t, s, guest, string(body))
-	defer stream.Body.Close()
-	got := make(chan string, 1)
-	go func() { got <- readUntil(t, stream, "next", "data: ") }()
-	// The stream is registered once it can flow; repeat the change until the event arrives.
-	deadline := time.After(20 * time.Second)
-	var delivered string
-	for delivered == "" {
-		fOK(t, s, manager, `query($id: ID!) { document(id: $id) { version } }`, map[string]any{"id": throughFolder}, &cur)
-		fOK(t, s, manager, update, map[string]any{"id": throughFolder,
-			"in": map[string]any{"expectedVersion": cur.Document.Version, "title": "Live " + time.Now().Format(time.RFC3339Nano)}}, nil)
-		select {
-		case delivered = <-got:
-		case <-time.After(500 * time.Millisecond):
-		case <-deadline:
-			t.Fatal("no delivery to the guest")
-		}
-	}
-	if !strings.Contains(delivered, "UPDATED") {
-		t.Fatalf("delivery: %s", delivered)
-	}
+	aeDeliveredChange(t, s, guest, manager, throughFolder)
 	// The delivery's view is durable before it is sent.
 	var sub []string
 	for _, e := range aeEvents(t, s, admin, map[string]any{"actor": guestID, "action": "VIEW", "object": throughFolder}) {

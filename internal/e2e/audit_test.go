@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -222,31 +223,30 @@ func TestAuditEndToEnd(t *testing.T) {
 	}
 }
 
-// TestAuditSubscriptionDeliveriesAreViews: what a subscription delivers is recorded like what a
-// query returns.
-func TestAuditSubscriptionDeliveriesAreViews(t *testing.T) {
-	t.Parallel()
-	s := testserver.New(t)
-	admin, manager, member := s.Login(t, "admin@acme.test"), s.Login(t, "manager@acme.test"), s.Login(t, "member@acme.test")
-	memberID := aeViewer(t, s, member)
-	docs := fAllDocuments(t, s, member)
-	doc := docs[0].ID
-
+// aeDeliveredChange follows documentChanged for doc over SSE as subscriber, and has editor
+// change the document's title until the stream delivers the change.
+func aeDeliveredChange(t *testing.T, s *testserver.Server, subscriber, editor, doc string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	body := `{"query":"subscription($id: ID!) { documentChanged(documentId: $id) { kind document { id title } } }","variables":{"id":"` + doc + `"}}`
-	stream := openSSEBody(ctx, t, s, member, body)
+	body, err := json.Marshal(map[string]any{
+		"query":     `subscription($id: ID!) { documentChanged(documentId: $id) { kind document { id title } } }`,
+		"variables": map[string]any{"id": doc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := openSSEBody(ctx, t, s, subscriber, string(body))
 	defer stream.Body.Close()
 	got := make(chan string, 1)
 	go func() { got <- readUntil(t, stream, "next", "data: ") }()
-	// The stream is registered once its first keep-alive or event can flow; retry the change
+	// The stream is registered once its first keep-alive or event can flow; repeat the change
 	// until the event arrives.
 	var cur struct{ Document struct{ Version int } }
 	deadline := time.After(20 * time.Second)
 	var delivered string
 	for delivered == "" {
-		fOK(t, s, manager, `query($id: ID!) { document(id: $id) { version } }`, map[string]any{"id": doc}, &cur)
-		fOK(t, s, manager, `mutation($id: ID!, $in: UpdateDocumentInput!) { updateDocument(id: $id, input: $in) { id } }`,
+		fOK(t, s, editor, `query($id: ID!) { document(id: $id) { version } }`, map[string]any{"id": doc}, &cur)
+		fOK(t, s, editor, `mutation($id: ID!, $in: UpdateDocumentInput!) { updateDocument(id: $id, input: $in) { id } }`,
 			map[string]any{"id": doc, "in": map[string]any{"expectedVersion": cur.Document.Version, "title": "Live " + time.Now().Format(time.RFC3339Nano)}}, nil)
 		select {
 		case delivered = <-got:
@@ -258,6 +258,19 @@ func TestAuditSubscriptionDeliveriesAreViews(t *testing.T) {
 	if !strings.Contains(delivered, "UPDATED") {
 		t.Fatalf("delivery: %s", delivered)
 	}
+}
+
+// TestAuditSubscriptionDeliveriesAreViews: what a subscription delivers is recorded like what a
+// query returns.
+func TestAuditSubscriptionDeliveriesAreViews(t *testing.T) {
+	t.Parallel()
+	s := testserver.New(t)
+	admin, manager, member := s.Login(t, "admin@acme.test"), s.Login(t, "manager@acme.test"), s.Login(t, "member@acme.test")
+	memberID := aeViewer(t, s, member)
+	docs := fAllDocuments(t, s, member)
+	doc := docs[0].ID
+
+	aeDeliveredChange(t, s, member, manager, doc)
 	var sub []aeEvent
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		sub = nil
