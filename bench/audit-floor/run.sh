@@ -30,8 +30,9 @@ git -C "$root" worktree add --detach --quiet "$work/src" HEAD
 git -C "$work/src" apply --3way "$root/bench/audit-floor/experiment.patch"
 (cd "$work/src" && go test -c -o "$work/e2e.test" ./internal/e2e)
 
+mkdir "$work/tmp" # the journal mode's files land here, and go with it
 run() { # views mode -> ns/op
-	LAATU_AUDIT_EXPERIMENT=$2 "$work/e2e.test" -test.run '^$' -test.benchtime "${n}x" \
+	TMPDIR="$work/tmp" LAATU_AUDIT_EXPERIMENT=$2 "$work/e2e.test" -test.run '^$' -test.benchtime "${n}x" \
 		-test.bench "AuditViews/read=nested/views=$1/clients=$clients\$" | awk '/^Benchmark/ {print $3}'
 }
 for ((r = 1; r <= rounds; r++)); do
