@@ -185,12 +185,7 @@ func TestCloseDrains(t *testing.T) {
 	for i := 1; i < n; i++ {
 		go func() { errc <- a.Record(ctx, Event{CompanyID: company, Action: ActionView}) }()
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(a.queue) < n-1; {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d callers queued", len(a.queue), n-1)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, a, n-1)
 	closed := make(chan error, 1)
 	go func() { closed <- a.Close() }()
 	close(release)

@@ -35,6 +35,32 @@ func blockedAuditor(t *testing.T, db *database.DB) (a *Auditor, stream *streamBu
 	return a, stream, in, release
 }
 
+// waitQueued waits until n callers are queued for the writer.
+func waitQueued(t *testing.T, a *Auditor, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(a.queue) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d callers queued", len(a.queue), n)
+		}
+	}
+}
+
+// releaseQueued waits until n flushes are queued behind the write that blockedAuditor holds,
+// releases it, and checks that it (reporting on first) and the n flushes (on errc) succeed.
+func releaseQueued(t *testing.T, a *Auditor, n int, release chan struct{}, first, errc <-chan error) {
+	t.Helper()
+	waitQueued(t, a, n)
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // requestCtx is the context of one request of user in company from ip, inside an operation.
 func requestCtx(user, company, ip, requestID string) context.Context {
 	ctx := access.NewContext(context.Background(), &access.Principal{
@@ -81,20 +107,7 @@ func TestWriterChainsFromRememberedEnds(t *testing.T) {
 		}
 		go func(ctx context.Context) { errc <- a.Flush(ctx, c) }(f.ctx)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(a.queue) < len(flushes); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d flushes queued", len(a.queue), len(flushes))
-		}
-	}
-	close(release)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	for range flushes {
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
-	}
+	releaseQueued(t, a, len(flushes), release, first, errc)
 	// One more, which on PostgreSQL needs no read either.
 	if err := a.Record(requestCtx(newID(), companies[1], "192.0.2.99", "r9"), Event{CompanyID: companies[1], Action: ActionExport}); err != nil {
 		t.Fatal(err)
@@ -356,20 +369,7 @@ func TestWriterManyRuns(t *testing.T) {
 		c.Add(company, ObjectDocument, objects[i], "title")
 		go func(ctx context.Context) { errc <- a.Flush(ctx, c) }(requestCtx(newID(), company, "192.0.2.2", fmt.Sprint("r", i+1)))
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(a.queue) < n; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d flushes queued", len(a.queue), n)
-		}
-	}
-	close(release)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	for range n {
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
-	}
+	releaseQueued(t, a, n, release, first, errc)
 	if st := a.Stats(); st.Transactions != 2 {
 		t.Fatalf("stats %+v: want the %d flushes in one transaction after the first", st, n)
 	}
