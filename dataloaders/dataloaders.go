@@ -38,6 +38,9 @@ type Loaders struct {
 	Colleagues *dataloadgen.Loader[string, bool]
 	// Rights computes access.Can for many folders and documents at once, for viewerCan.
 	Rights *dataloadgen.Loader[storage.Object, access.Right]
+	// DocumentSigners and DocumentSignatures list the signers and signatures of many documents.
+	DocumentSigners    *dataloadgen.Loader[string, []*storage.Signer]
+	DocumentSignatures *dataloadgen.Loader[string, []*storage.Signature]
 }
 
 // ListKey asks for one page of a child list of one parent. Args is the canonical JSON of the
@@ -99,6 +102,8 @@ func New(store *storage.Store) *Loaders {
 		}, opts...),
 		DocumentCommentCounts: dataloadgen.NewMappedLoader(store.CountCommentsByDocument, opts...),
 		Colleagues:            dataloadgen.NewMappedLoader(store.MembersAmong, opts...),
+		DocumentSigners:       dataloadgen.NewMappedLoader(store.SignersByDocument, opts...),
+		DocumentSignatures:    dataloadgen.NewMappedLoader(store.SignaturesByDocument, opts...),
 		Rights: dataloadgen.NewMappedLoader(func(ctx context.Context, objs []storage.Object) (map[storage.Object]access.Right, error) {
 			rights, err := store.Rights(ctx, objs)
 			if err != nil {

@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	AuditEvent() AuditEventResolver
 	Comment() CommentResolver
 	Document() DocumentResolver
+	DocumentSigner() DocumentSignerResolver
 	DocumentVersion() DocumentVersionResolver
 	Folder() FolderResolver
 	Grant() GrantResolver
@@ -42,6 +43,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Session() SessionResolver
+	Signature() SignatureResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
 }
@@ -124,21 +126,24 @@ type ComplexityRoot struct {
 	}
 
 	Document struct {
-		Comments  func(childComplexity int, first *int, after *string) int
-		Company   func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		Folder    func(childComplexity int) int
-		Grants    func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Owner     func(childComplexity int) int
-		Status    func(childComplexity int) int
-		Template  func(childComplexity int) int
-		Title     func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
-		Values    func(childComplexity int) int
-		Version   func(childComplexity int) int
-		Versions  func(childComplexity int) int
-		ViewerCan func(childComplexity int) int
+		Comments    func(childComplexity int, first *int, after *string) int
+		Company     func(childComplexity int) int
+		ContentHash func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Folder      func(childComplexity int) int
+		Grants      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Owner       func(childComplexity int) int
+		Signatures  func(childComplexity int) int
+		Signers     func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Template    func(childComplexity int) int
+		Title       func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		Values      func(childComplexity int) int
+		Version     func(childComplexity int) int
+		Versions    func(childComplexity int) int
+		ViewerCan   func(childComplexity int) int
 	}
 
 	DocumentConnection struct {
@@ -157,6 +162,12 @@ type ComplexityRoot struct {
 		Document   func(childComplexity int) int
 		DocumentID func(childComplexity int) int
 		Kind       func(childComplexity int) int
+	}
+
+	DocumentSigner struct {
+		CreatedAt func(childComplexity int) int
+		Signed    func(childComplexity int) int
+		User      func(childComplexity int) int
 	}
 
 	DocumentTemplate struct {
@@ -282,7 +293,9 @@ type ComplexityRoot struct {
 		RestoreFolder        func(childComplexity int, id string) int
 		RevokeSession        func(childComplexity int, id string) int
 		SetMemberLevel       func(childComplexity int, userID string, level access.Level) int
+		SetSigners           func(childComplexity int, documentID string, userIds []string) int
 		Share                func(childComplexity int, input model.ShareInput) int
+		SignDocument         func(childComplexity int, id string, expectedVersion int) int
 		SignUp               func(childComplexity int, input model.SignUpInput) int
 		Unshare              func(childComplexity int, grantID string) int
 		UpdateDocument       func(childComplexity int, id string, input model.UpdateDocumentInput) int
@@ -339,6 +352,16 @@ type ComplexityRoot struct {
 		ObjectID func(childComplexity int) int
 	}
 
+	Signature struct {
+		ContentHash func(childComplexity int) int
+		ID          func(childComplexity int) int
+		SignedAt    func(childComplexity int) int
+		Signer      func(childComplexity int) int
+		Valid       func(childComplexity int) int
+		Version     func(childComplexity int) int
+		VoidedAt    func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AuditEventAdded     func(childComplexity int, action *string, objectID *string, actor *string) int
 		CommentAdded        func(childComplexity int, documentID string) int
@@ -391,6 +414,14 @@ type DocumentResolver interface {
 
 	Versions(ctx context.Context, obj *storage.Document) ([]*model.DocumentVersion, error)
 	Grants(ctx context.Context, obj *storage.Document) ([]*storage.Grant, error)
+	Signers(ctx context.Context, obj *storage.Document) ([]*storage.Signer, error)
+	Signatures(ctx context.Context, obj *storage.Document) ([]*storage.Signature, error)
+	ContentHash(ctx context.Context, obj *storage.Document) (string, error)
+}
+type DocumentSignerResolver interface {
+	User(ctx context.Context, obj *storage.Signer) (*storage.User, error)
+
+	Signed(ctx context.Context, obj *storage.Signer) (bool, error)
 }
 type DocumentVersionResolver interface {
 	Actor(ctx context.Context, obj *model.DocumentVersion) (*storage.User, error)
@@ -443,6 +474,8 @@ type MutationResolver interface {
 	DeleteFolder(ctx context.Context, id string) (*storage.Folder, error)
 	Share(ctx context.Context, input model.ShareInput) (*storage.Grant, error)
 	Unshare(ctx context.Context, grantID string) (bool, error)
+	SetSigners(ctx context.Context, documentID string, userIds []string) (*storage.Document, error)
+	SignDocument(ctx context.Context, id string, expectedVersion int) (*storage.Signature, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
@@ -461,6 +494,11 @@ type QueryResolver interface {
 }
 type SessionResolver interface {
 	Current(ctx context.Context, obj *storage.Session) (bool, error)
+}
+type SignatureResolver interface {
+	Signer(ctx context.Context, obj *storage.Signature) (*storage.User, error)
+
+	Valid(ctx context.Context, obj *storage.Signature) (bool, error)
 }
 type SubscriptionResolver interface {
 	DocumentChanged(ctx context.Context, documentID string) (<-chan *model.DocumentEvent, error)
@@ -786,6 +824,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Document.Company(childComplexity), true
+	case "Document.contentHash":
+		if e.ComplexityRoot.Document.ContentHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.ContentHash(childComplexity), true
 	case "Document.createdAt":
 		if e.ComplexityRoot.Document.CreatedAt == nil {
 			break
@@ -816,6 +860,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Document.Owner(childComplexity), true
+	case "Document.signatures":
+		if e.ComplexityRoot.Document.Signatures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.Signatures(childComplexity), true
+	case "Document.signers":
+		if e.ComplexityRoot.Document.Signers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.Signers(childComplexity), true
 	case "Document.status":
 		if e.ComplexityRoot.Document.Status == nil {
 			break
@@ -921,6 +977,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DocumentEvent.Kind(childComplexity), true
+
+	case "DocumentSigner.addedAt":
+		if e.ComplexityRoot.DocumentSigner.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentSigner.CreatedAt(childComplexity), true
+	case "DocumentSigner.signed":
+		if e.ComplexityRoot.DocumentSigner.Signed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentSigner.Signed(childComplexity), true
+	case "DocumentSigner.user":
+		if e.ComplexityRoot.DocumentSigner.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentSigner.User(childComplexity), true
 
 	case "DocumentTemplate.description":
 		if e.ComplexityRoot.DocumentTemplate.Description == nil {
@@ -1533,6 +1608,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetMemberLevel(childComplexity, args["userId"].(string), args["level"].(access.Level)), true
+	case "Mutation.setSigners":
+		if e.ComplexityRoot.Mutation.SetSigners == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setSigners_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetSigners(childComplexity, args["documentId"].(string), args["userIds"].([]string)), true
 	case "Mutation.share":
 		if e.ComplexityRoot.Mutation.Share == nil {
 			break
@@ -1544,6 +1630,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Share(childComplexity, args["input"].(model.ShareInput)), true
+	case "Mutation.signDocument":
+		if e.ComplexityRoot.Mutation.SignDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SignDocument(childComplexity, args["id"].(string), args["expectedVersion"].(int)), true
 	case "Mutation.signUp":
 		if e.ComplexityRoot.Mutation.SignUp == nil {
 			break
@@ -1854,6 +1951,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SharedWithMeEvent.ObjectID(childComplexity), true
+
+	case "Signature.contentHash":
+		if e.ComplexityRoot.Signature.ContentHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.ContentHash(childComplexity), true
+	case "Signature.id":
+		if e.ComplexityRoot.Signature.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.ID(childComplexity), true
+	case "Signature.signedAt":
+		if e.ComplexityRoot.Signature.SignedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.SignedAt(childComplexity), true
+	case "Signature.signer":
+		if e.ComplexityRoot.Signature.Signer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Signer(childComplexity), true
+	case "Signature.valid":
+		if e.ComplexityRoot.Signature.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Valid(childComplexity), true
+	case "Signature.version":
+		if e.ComplexityRoot.Signature.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.Version(childComplexity), true
+	case "Signature.voidedAt":
+		if e.ComplexityRoot.Signature.VoidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Signature.VoidedAt(childComplexity), true
 
 	case "Subscription.auditEventAdded":
 		if e.ComplexityRoot.Subscription.AuditEventAdded == nil {
@@ -2972,6 +3112,54 @@ extend type Document {
   grants: [Grant!] @shared(level: MANAGE)
 }
 `, BuiltIn: false},
+	{Name: "../schema/signing.graphqls", Input: `"""
+A signer's signature of one version of a document. It covers the document's canonical content
+(title and values, with the document's and template's ids), not its status: approving a signed
+document keeps it; sending the document back to DRAFT voids it.
+"""
+type Signature {
+  "The signature's id."
+  id: ID!
+  "Who signed; null when the caller may not see that user."
+  signer: User
+  "The document's version when it was signed."
+  version: Int!
+  "The SHA-256 (lowercase hex) of the document's canonical content as signed."
+  contentHash: String!
+  "When it was signed."
+  signedAt: Time!
+  "When it was voided (the document went back to DRAFT), or null."
+  voidedAt: Time
+  "Verified now: not voided, and the document's content hashes to contentHash today."
+  valid: Boolean!
+}
+
+"A user asked to sign a document."
+type DocumentSigner {
+  "The signer; null when the caller may not see that user."
+  user: User
+  "When the signer was added."
+  addedAt: Time!
+  "Whether this signer's signature covers the document's current content."
+  signed: Boolean!
+}
+
+extend type Document {
+  "The users asked to sign, in the order they were added."
+  signers: [DocumentSigner!]!
+  "Every signature given, oldest first, voided ones included."
+  signatures: [Signature!]!
+  "The SHA-256 (lowercase hex) of the document's canonical content now, as a signature would record it."
+  contentHash: String!
+}
+
+extend type Mutation {
+  "Set who signs a document (MANAGE): each must be able to view it, as a member or through a share. Replaces the list."
+  setSigners("The document's id." documentId: ID!, "The signers, at most 50." userIds: [ID!]!): Document @shared(level: MANAGE)
+  "Sign a SUBMITTED or APPROVED document as one of its signers, at the version the caller has seen (else CONFLICT)."
+  signDocument("The document's id." id: ID!, "The version the caller read and signs." expectedVersion: Int!): Signature @shared(level: VIEW)
+}
+`, BuiltIn: false},
 	{Name: "../schema/subscription.graphqls", Input: `"""
 Live changes, pushed to the client on /graphql over WebSocket (the graphql-transport-ws protocol
 of the ` + "`" + `graphql-ws` + "`" + ` client) or over server-sent events (the distinct connections mode of the
@@ -3285,6 +3473,12 @@ func (ec *executionContext) childFields_Document(ctx context.Context, field grap
 		return ec.fieldContext_Document_versions(ctx, field)
 	case "grants":
 		return ec.fieldContext_Document_grants(ctx, field)
+	case "signers":
+		return ec.fieldContext_Document_signers(ctx, field)
+	case "signatures":
+		return ec.fieldContext_Document_signatures(ctx, field)
+	case "contentHash":
+		return ec.fieldContext_Document_contentHash(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Document", field.Name)
 }
@@ -3323,6 +3517,18 @@ func (ec *executionContext) childFields_DocumentEvent(ctx context.Context, field
 		return ec.fieldContext_DocumentEvent_document(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DocumentEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_DocumentSigner(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_DocumentSigner_user(ctx, field)
+	case "addedAt":
+		return ec.fieldContext_DocumentSigner_addedAt(ctx, field)
+	case "signed":
+		return ec.fieldContext_DocumentSigner_signed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DocumentSigner", field.Name)
 }
 
 func (ec *executionContext) childFields_DocumentTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3595,6 +3801,26 @@ func (ec *executionContext) childFields_SharedWithMeEvent(ctx context.Context, f
 		return ec.fieldContext_SharedWithMeEvent_document(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SharedWithMeEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_Signature(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Signature_id(ctx, field)
+	case "signer":
+		return ec.fieldContext_Signature_signer(ctx, field)
+	case "version":
+		return ec.fieldContext_Signature_version(ctx, field)
+	case "contentHash":
+		return ec.fieldContext_Signature_contentHash(ctx, field)
+	case "signedAt":
+		return ec.fieldContext_Signature_signedAt(ctx, field)
+	case "voidedAt":
+		return ec.fieldContext_Signature_voidedAt(ctx, field)
+	case "valid":
+		return ec.fieldContext_Signature_valid(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Signature", field.Name)
 }
 
 func (ec *executionContext) childFields_TemplateField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4209,6 +4435,28 @@ func (ec *executionContext) field_Mutation_setMemberLevel_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setSigners_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "documentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["documentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userIds"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_share_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4220,6 +4468,28 @@ func (ec *executionContext) field_Mutation_share_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_signDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expectedVersion",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expectedVersion"] = arg1
 	return args, nil
 }
 
@@ -6290,6 +6560,93 @@ func (ec *executionContext) fieldContext_Document_grants(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Document_signers(ctx context.Context, field graphql.CollectedField, obj *storage.Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_signers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Document().Signers(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Signer) graphql.Marshaler {
+			return ec.marshalNDocumentSigner2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_signers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Document",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DocumentSigner(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Document_signatures(ctx context.Context, field graphql.CollectedField, obj *storage.Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_signatures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Document().Signatures(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*storage.Signature) graphql.Marshaler {
+			return ec.marshalNSignature2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignatureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_signatures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Document",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Signature(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Document_contentHash(ctx context.Context, field graphql.CollectedField, obj *storage.Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_contentHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Document().ContentHash(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_contentHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Document", field, true, true, "String")
+}
+
 func (ec *executionContext) _DocumentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DocumentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6540,6 +6897,84 @@ func (ec *executionContext) fieldContext_DocumentEvent_document(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DocumentSigner_user(ctx context.Context, field graphql.CollectedField, obj *storage.Signer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentSigner_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DocumentSigner().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentSigner_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DocumentSigner",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DocumentSigner_addedAt(ctx context.Context, field graphql.CollectedField, obj *storage.Signer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentSigner_addedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentSigner_addedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentSigner", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DocumentSigner_signed(ctx context.Context, field graphql.CollectedField, obj *storage.Signer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentSigner_signed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DocumentSigner().Signed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentSigner_signed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentSigner", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _DocumentTemplate_id(ctx context.Context, field graphql.CollectedField, obj *storage.DocumentTemplate) (ret graphql.Marshaler) {
@@ -9755,6 +10190,130 @@ func (ec *executionContext) fieldContext_Mutation_unshare(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setSigners(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setSigners(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetSigners(ctx, fc.Args["documentId"].(string), fc.Args["userIds"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOShareLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐRight(ctx, "MANAGE")
+				if err != nil {
+					var zeroVal *storage.Document
+					return zeroVal, err
+				}
+				if ec.Directives.Shared == nil {
+					var zeroVal *storage.Document
+					return zeroVal, errors.New("directive shared is not implemented")
+				}
+				return ec.Directives.Shared(ctx, nil, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Document) graphql.Marshaler {
+			return ec.marshalODocument2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐDocument(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setSigners(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Document(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setSigners_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_signDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SignDocument(ctx, fc.Args["id"].(string), fc.Args["expectedVersion"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOShareLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐRight(ctx, "VIEW")
+				if err != nil {
+					var zeroVal *storage.Signature
+					return zeroVal, err
+				}
+				if ec.Directives.Shared == nil {
+					var zeroVal *storage.Signature
+					return zeroVal, errors.New("directive shared is not implemented")
+				}
+				return ec.Directives.Shared(ctx, nil, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Signature) graphql.Marshaler {
+			return ec.marshalOSignature2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignature(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Signature(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_signDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11102,6 +11661,176 @@ func (ec *executionContext) fieldContext_SharedWithMeEvent_document(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Signature_id(ctx context.Context, field graphql.CollectedField, obj *storage.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Signature_signer(ctx context.Context, field graphql.CollectedField, obj *storage.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_signer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Signature().Signer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_signer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Signature",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Signature_version(ctx context.Context, field graphql.CollectedField, obj *storage.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Signature_contentHash(ctx context.Context, field graphql.CollectedField, obj *storage.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_contentHash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentHash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_contentHash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "String")
+}
+
+func (ec *executionContext) _Signature_signedAt(ctx context.Context, field graphql.CollectedField, obj *storage.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_signedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_signedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Signature_voidedAt(ctx context.Context, field graphql.CollectedField, obj *storage.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_voidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VoidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_voidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Signature_valid(ctx context.Context, field graphql.CollectedField, obj *storage.Signature) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Signature_valid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Signature().Valid(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Signature_valid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Signature", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Subscription_documentChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -14185,6 +14914,24 @@ func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Document_grants(ctx, field, obj)
 				})
+		case "signers":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Document_signers(ctx, field, obj)
+				})
+		case "signatures":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Document_signatures(ctx, field, obj)
+				})
+		case "contentHash":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Document_contentHash(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14314,6 +15061,51 @@ func (ec *executionContext) _DocumentEvent(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var documentSignerImplementors = []string{"DocumentSigner"}
+
+func (ec *executionContext) _DocumentSigner(ctx context.Context, sel ast.SelectionSet, obj *storage.Signer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, documentSignerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DocumentSigner")
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DocumentSigner_user(ctx, field, obj)
+				})
+		case "addedAt":
+			out.Values[i] = ec._DocumentSigner_addedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "signed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DocumentSigner_signed(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15219,6 +16011,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setSigners":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setSigners(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "signDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15570,6 +16376,71 @@ func (ec *executionContext) _SharedWithMeEvent(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var signatureImplementors = []string{"Signature"}
+
+func (ec *executionContext) _Signature(ctx context.Context, sel ast.SelectionSet, obj *storage.Signature) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signatureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Signature")
+		case "id":
+			out.Values[i] = ec._Signature_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "signer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Signature_signer(ctx, field, obj)
+				})
+		case "version":
+			out.Values[i] = ec._Signature_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contentHash":
+			out.Values[i] = ec._Signature_contentHash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "signedAt":
+			out.Values[i] = ec._Signature_signedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "voidedAt":
+			out.Values[i] = ec._Signature_voidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "valid":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Signature_valid(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16361,6 +17232,30 @@ func (ec *executionContext) marshalNDocumentEdge2ᚖgithubᚗcomᚋlaatuᚋlaatu
 	return ec._DocumentEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDocumentSigner2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignerᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Signer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDocumentSigner2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSigner(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDocumentSigner2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSigner(ctx context.Context, sel ast.SelectionSet, v *storage.Signer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DocumentSigner!")
+		return graphql.Null
+	}
+	return ec._DocumentSigner(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDocumentStatus2githubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐStatus(ctx context.Context, v any) (storage.Status, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNDocumentStatus2githubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐStatus[tmp]
@@ -16561,6 +17456,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16717,6 +17641,30 @@ func (ec *executionContext) marshalNSharingChangeKind2githubᚗcomᚋlaatuᚋlaa
 func (ec *executionContext) unmarshalNSignUpInput2githubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐSignUpInput(ctx context.Context, v any) (model.SignUpInput, error) {
 	res, err := ec.unmarshalInputSignUpInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSignature2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignatureᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Signature) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSignature2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignature(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSignature2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignature(ctx context.Context, sel ast.SelectionSet, v *storage.Signature) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Signature!")
+		return graphql.Null
+	}
+	return ec._Signature(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -17442,6 +18390,13 @@ func (ec *executionContext) marshalOSharedWithMeEvent2ᚖgithubᚗcomᚋlaatuᚋ
 		return graphql.Null
 	}
 	return ec._SharedWithMeEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSignature2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐSignature(ctx context.Context, sel ast.SelectionSet, v *storage.Signature) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Signature(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

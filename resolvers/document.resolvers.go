@@ -51,7 +51,7 @@ func (r *documentResolver) Comments(ctx context.Context, obj *storage.Document, 
 }
 
 func (r *documentResolver) ViewerCan(ctx context.Context, obj *storage.Document) (*model.Permissions, error) {
-	return permissions(ctx, obj, obj.CompanyID)
+	return documentPermissions(ctx, obj)
 }
 
 func (r *documentResolver) Versions(ctx context.Context, obj *storage.Document) ([]*model.DocumentVersion, error) {

@@ -77,8 +77,32 @@ func permissions(ctx context.Context, o storage.Object, companyID string) (*mode
 	share := r.AtLeast(access.Manage) || (r.AtLeast(access.Edit) && p.LevelIn(companyID).AtLeast(access.Manager))
 	return &model.Permissions{
 		View: r.AtLeast(access.View), Edit: r.AtLeast(access.Edit), Manage: r.AtLeast(access.Manage),
-		Share: share, Delete: r.AtLeast(access.Manage), Sign: r.AtLeast(access.View),
+		Share: share, Delete: r.AtLeast(access.Manage),
 	}, nil
+}
+
+// documentPermissions is permissions for a document, with sign answered by access.MaySign, the
+// rule signDocument applies.
+func documentPermissions(ctx context.Context, d *storage.Document) (*model.Permissions, error) {
+	out, err := permissions(ctx, d, d.CompanyID)
+	if err != nil || !out.View {
+		return out, err
+	}
+	l := dataloaders.For(ctx)
+	signers, err := l.DocumentSigners.Load(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := l.DocumentSignatures.Load(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := l.Rights.Load(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	out.Sign = access.MaySign(storage.SignFactsOf(access.FromContext(ctx).UserID, d, r, signers, sigs))
+	return out, nil
 }
 
 func deref[T any](p *T, def T) T {

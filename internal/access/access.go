@@ -186,6 +186,26 @@ func Can(p *Principal, f Facts) Right {
 	return right
 }
 
+// SignFacts are what MaySign needs to know about one document and one principal.
+type SignFacts struct {
+	// Right is the principal's effective right on the document (Can).
+	Right Right
+	// Signer is true when the principal is listed among the document's signers.
+	Signer bool
+	// Open is true when the document's state admits signatures (SUBMITTED or APPROVED).
+	Open bool
+	// Signed is true when the principal's signature on the current content is in force.
+	Signed bool
+}
+
+// MaySign decides whether a principal may sign a document now: it is listed as a signer, it
+// may still VIEW the document (DESIGN.md: "VIEW reads, prints and signs when set as signer"),
+// the document is handed over (SUBMITTED or APPROVED), and it has not signed this content yet.
+// signDocument and viewerCan.sign both answer from it.
+func MaySign(f SignFacts) bool {
+	return f.Signer && f.Right.AtLeast(View) && f.Open && !f.Signed
+}
+
 // Expired reports whether a grant with this expiry no longer counts at now.
 func Expired(expiresAt *time.Time, now time.Time) bool {
 	return expiresAt != nil && !expiresAt.After(now)

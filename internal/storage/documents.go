@@ -308,6 +308,25 @@ func (s *Store) UpdateDocument(ctx context.Context, id string, p DocumentPatch) 
 				out = d
 				return nil
 			}
+			// Signing (signing.go): back to DRAFT voids the signatures; otherwise content that
+			// signatures cover is frozen.
+			if status == Draft && d.Status != Draft {
+				n, err := c.voidSignatures(ctx, d)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					fields = append(fields, FieldChange{Field: "signatures", Before: n, After: 0})
+				}
+			} else if ContentHash(&after) != ContentHash(d) {
+				inForce, err := c.signaturesInForce(ctx, d)
+				if err != nil {
+					return err
+				}
+				if len(inForce) > 0 {
+					return errs.New(errs.Conflict, "the document is signed; set it back to DRAFT to change it, which voids its signatures")
+				}
+			}
 			after.Version, after.UpdatedAt = d.Version+1, c.now
 			if err := c.saveVersion(ctx, "DOCUMENT", d.ID, d.CompanyID, d.Version, &before); err != nil {
 				return err

@@ -1,0 +1,2 @@
+DROP TABLE signatures;
+DROP TABLE document_signers;
