@@ -220,6 +220,23 @@ func aObjectOps() []aObjectOp {
 			vars: aID, rule: aNeeds(access.Manage), destroys: true},
 		{field: "addComment", documents: true, query: `mutation($id: ID!) { addComment(documentId: $id, body: "Seen by the matrix") { id } }`,
 			vars: aID, rule: aNeeds(access.View)},
+		{field: "setSigners", documents: true, query: `mutation($id: ID!) { setSigners(documentId: $id, userIds: []) { id } }`,
+			vars: aID, rule: aNeeds(access.Manage)},
+		// Nobody is a signer of the matrix's documents: whoever may view one is refused.
+		{field: "signDocument", documents: true, query: `mutation($id: ID!, $v: Int!) { signDocument(id: $id, expectedVersion: $v) { id } }`,
+			vars: func(t testing.TB, w *aWorld, _ *aObject, id string) map[string]any {
+				var v []int
+				aSQL(t, w.s, &v, "SELECT version FROM documents WHERE id = ?", id)
+				if len(v) == 0 {
+					v = []int{1}
+				}
+				return map[string]any{"id": id, "v": v[0]}
+			}, rule: func(who aWho, o *aObject) string {
+				if !o.rights[who].AtLeast(access.View) {
+					return aNF
+				}
+				return aForb
+			}},
 		{field: "share", folders: true, documents: true, query: `mutation($in: ShareInput!) { share(input: $in) { id } }`,
 			vars: func(_ testing.TB, _ *aWorld, _ *aObject, id string) map[string]any {
 				return map[string]any{"in": map[string]any{"objectId": id, "email": "shared@neutral.test", "level": "VIEW"}}
@@ -851,7 +868,7 @@ func aAgree(t *testing.T, w *aWorld, objects []*aObject, cells []aCell) {
 		"updateFolder": func(p aPerms) bool { return p.Edit }, "updateDocument": func(p aPerms) bool { return p.Edit },
 		"deleteFolder": func(p aPerms) bool { return p.Delete }, "deleteDocument": func(p aPerms) bool { return p.Delete },
 		"share": func(p aPerms) bool { return p.Share }, "grants": func(p aPerms) bool { return p.Manage },
-		"addComment": func(p aPerms) bool { return p.View },
+		"addComment": func(p aPerms) bool { return p.View }, "signDocument": func(p aPerms) bool { return p.Sign },
 	}
 	perms := map[*aObject]map[aWho]aPerms{}
 	for _, o := range objects {
