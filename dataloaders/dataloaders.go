@@ -46,8 +46,10 @@ type Loaders struct {
 // ListKey asks for one page of a child list of one parent. Args is the canonical JSON of the
 // list's arguments (filter, sort, page), so that keys with the same arguments batch together.
 type ListKey struct {
-	ParentID string
-	Args     string
+	// CompanyID is the parent's company, so that each page is read from its company's index.
+	CompanyID string
+	ParentID  string
+	Args      string
 }
 
 // DocumentListArgs are the arguments of a child list: Folder.documents, Folder.children,
@@ -59,10 +61,10 @@ type DocumentListArgs struct {
 	Page       storage.PageArgs
 }
 
-// Key returns the loader key for a parent with these arguments.
-func (a DocumentListArgs) Key(parentID string) ListKey {
+// Key returns the loader key for a parent, of companyID, with these arguments.
+func (a DocumentListArgs) Key(companyID, parentID string) ListKey {
 	b, _ := json.Marshal(a)
-	return ListKey{ParentID: parentID, Args: string(b)}
+	return ListKey{CompanyID: companyID, ParentID: parentID, Args: string(b)}
 }
 
 // wait is how long a loader collects keys before fetching. Resolvers of one level run in
@@ -80,24 +82,24 @@ func New(store *storage.Store) *Loaders {
 		Templates: dataloadgen.NewMappedLoader(store.TemplatesByID, opts...),
 		Comments:  dataloadgen.NewMappedLoader(store.CommentsByID, opts...),
 		FolderDocuments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Document], error) {
-			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Document], error) {
-				return store.DocumentsByFolder(ctx, ids, a.Filter, a.Sort, a.Page)
+			return byArgs(ctx, keys, func(ctx context.Context, folders []storage.Parent, a DocumentListArgs) (map[string]*storage.Page[*storage.Document], error) {
+				return store.DocumentsByFolder(ctx, folders, a.Filter, a.Sort, a.Page)
 			})
 		}, opts...),
 		FolderDocumentCounts: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]int, error) {
-			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]int, error) {
-				return store.CountDocumentsByFolder(ctx, ids, a.Filter)
+			return byArgs(ctx, keys, func(ctx context.Context, folders []storage.Parent, a DocumentListArgs) (map[string]int, error) {
+				return store.CountDocumentsByFolder(ctx, parentIDs(folders), a.Filter)
 			})
 		}, opts...),
 		FolderChildren: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Folder], error) {
-			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Folder], error) {
-				return store.FoldersByParent(ctx, ids, a.FolderSort, a.Page)
+			return byArgs(ctx, keys, func(ctx context.Context, parents []storage.Parent, a DocumentListArgs) (map[string]*storage.Page[*storage.Folder], error) {
+				return store.FoldersByParent(ctx, parents, a.FolderSort, a.Page)
 			})
 		}, opts...),
 		FolderChildrenCount: dataloadgen.NewMappedLoader(store.CountFoldersByParent, opts...),
 		DocumentComments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Comment], error) {
-			return byArgs(ctx, keys, func(ctx context.Context, ids []string, a DocumentListArgs) (map[string]*storage.Page[*storage.Comment], error) {
-				return store.CommentsByDocument(ctx, ids, a.Page)
+			return byArgs(ctx, keys, func(ctx context.Context, docs []storage.Parent, a DocumentListArgs) (map[string]*storage.Page[*storage.Comment], error) {
+				return store.CommentsByDocument(ctx, docs, a.Page)
 			})
 		}, opts...),
 		DocumentCommentCounts: dataloadgen.NewMappedLoader(store.CountCommentsByDocument, opts...),
@@ -119,26 +121,36 @@ func New(store *storage.Store) *Loaders {
 }
 
 // byArgs groups list keys by their arguments and fetches each group with one call.
-func byArgs[V any](ctx context.Context, keys []ListKey, fetch func(context.Context, []string, DocumentListArgs) (map[string]V, error)) (map[ListKey]V, error) {
-	groups := map[string][]string{}
+func byArgs[V any](ctx context.Context, keys []ListKey, fetch func(context.Context, []storage.Parent, DocumentListArgs) (map[string]V, error)) (map[ListKey]V, error) {
+	groups := map[string][]storage.Parent{}
 	for _, k := range keys {
-		groups[k.Args] = append(groups[k.Args], k.ParentID)
+		groups[k.Args] = append(groups[k.Args], storage.Parent{CompanyID: k.CompanyID, ID: k.ParentID})
 	}
 	out := make(map[ListKey]V, len(keys))
-	for args, ids := range groups {
+	for args, parents := range groups {
 		var a DocumentListArgs
 		if err := json.Unmarshal([]byte(args), &a); err != nil {
 			return nil, err
 		}
-		got, err := fetch(ctx, ids, a)
+		got, err := fetch(ctx, parents, a)
 		if err != nil {
 			return nil, err
 		}
-		for id, v := range got {
-			out[ListKey{ParentID: id, Args: args}] = v
+		for _, p := range parents {
+			if v, ok := got[p.ID]; ok {
+				out[ListKey{CompanyID: p.CompanyID, ParentID: p.ID, Args: args}] = v
+			}
 		}
 	}
 	return out, nil
+}
+
+func parentIDs(ps []storage.Parent) []string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return ids
 }
 
 type ctxKey struct{}

@@ -40,7 +40,7 @@ func (r *documentResolver) Comments(ctx context.Context, obj *storage.Document, 
 		return nil, err
 	}
 	l := dataloaders.For(ctx)
-	key := dataloaders.DocumentListArgs{Page: pg}.Key(obj.ID)
+	key := dataloaders.DocumentListArgs{Page: pg}.Key(obj.CompanyID, obj.ID)
 	p, err := l.DocumentComments.Load(ctx, key)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func (r *folderResolver) Children(ctx context.Context, obj *storage.Folder, firs
 		return nil, err
 	}
 	l := dataloaders.For(ctx)
-	p, err := l.FolderChildren.Load(ctx, dataloaders.DocumentListArgs{FolderSort: deref(sort, storage.FolderNameAsc), Page: pg}.Key(obj.ID))
+	p, err := l.FolderChildren.Load(ctx, dataloaders.DocumentListArgs{FolderSort: deref(sort, storage.FolderNameAsc), Page: pg}.Key(obj.CompanyID, obj.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +44,11 @@ func (r *folderResolver) Documents(ctx context.Context, obj *storage.Folder, fir
 	f.FolderID, f.IncludeSubfolders = nil, false
 	args := dataloaders.DocumentListArgs{Filter: f, Sort: deref(sort, storage.DocumentUpdatedAtDesc), Page: pg}
 	l := dataloaders.For(ctx)
-	p, err := l.FolderDocuments.Load(ctx, args.Key(obj.ID))
+	p, err := l.FolderDocuments.Load(ctx, args.Key(obj.CompanyID, obj.ID))
 	if err != nil {
 		return nil, err
 	}
-	count := func() (int, error) { return l.FolderDocumentCounts.Load(ctx, args.Key(obj.ID)) }
+	count := func() (int, error) { return l.FolderDocumentCounts.Load(ctx, args.Key(obj.CompanyID, obj.ID)) }
 	return documentConnection(p, count), nil
 }
 

@@ -14,46 +14,9 @@ import (
 var commentSort = sortSpec[*Comment]{"comment.created_at", false, func(c *Comment) any { return c.CreatedAt }, cursor.timeAny}
 
 // CommentsByDocument returns one page of comments, oldest first, for each document.
-func (s *Store) CommentsByDocument(ctx context.Context, docIDs []string, page PageArgs) (map[string]*Page[*Comment], error) {
-	docIDs = validIDs(docIDs)
-	out := make(map[string]*Page[*Comment], len(docIDs))
-	if len(docIDs) == 0 {
-		return out, nil
-	}
-	type numbered struct {
-		bun.BaseModel `bun:"table:comments,alias:comment"`
-		Comment
-		RowNum int `bun:"rn,scanonly"`
-	}
-	var rows []*numbered
-	err := s.read(ctx, func(c *conn) error {
-		inner, err := commentSort.after(c.from(commentsTable, (*Comment)(nil)).
-			Where("comment.document_id IN (?)", bun.In(docIDs)), "comment.id", page.After)
-		if err != nil {
-			return err
-		}
-		inner = inner.ColumnExpr("comment.*").
-			ColumnExpr("row_number() OVER (PARTITION BY comment.document_id ORDER BY " + commentSort.order("comment.id") + ") AS rn")
-		return c.db.NewSelect().Model(&rows).ModelTableExpr("(?) AS comment", inner.subquery()).
-			Where("comment.rn <= ?", page.First+1).OrderExpr("comment.document_id, comment.rn").Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("comments by document: %w", err)
-	}
-	for _, id := range docIDs {
-		out[id] = &Page[*Comment]{}
-	}
-	for _, r := range rows {
-		p := out[r.DocumentID]
-		if len(p.Items) == page.First {
-			p.HasNext = true
-			continue
-		}
-		cm := r.Comment
-		p.Items = append(p.Items, &cm)
-		p.Cursors = append(p.Cursors, encodeCursor(cm.CreatedAt, cm.ID))
-	}
-	return out, nil
+func (s *Store) CommentsByDocument(ctx context.Context, docs []Parent, page PageArgs) (map[string]*Page[*Comment], error) {
+	return pagesByParent(ctx, s, commentsTable, "document_id", docs, commentSort, page, nil,
+		func(c *Comment) string { return c.DocumentID })
 }
 
 // CountCommentsByDocument counts each document's comments.

@@ -94,50 +94,11 @@ func (s *Store) Documents(ctx context.Context, f DocumentFilter, sort DocumentSo
 	return paginate(ctx, s, documentsTable, documentSort(sort), page, f.apply)
 }
 
-// DocumentsByFolder returns one page of documents for each folder, in one query: a window
-// function numbers each folder's documents and the page is cut per folder.
-func (s *Store) DocumentsByFolder(ctx context.Context, folderIDs []string, f DocumentFilter, sortKey DocumentSort, page PageArgs) (map[string]*Page[*Document], error) {
-	spec := documentSort(sortKey)
-	folderIDs = validIDs(folderIDs)
-	out := make(map[string]*Page[*Document], len(folderIDs))
-	if len(folderIDs) == 0 {
-		return out, nil
-	}
-	type numbered struct {
-		bun.BaseModel `bun:"table:documents,alias:document"`
-		Document
-		RowNum int `bun:"rn,scanonly"`
-	}
-	var rows []*numbered
-	err := s.read(ctx, func(c *conn) error {
-		f.FolderID = nil
-		inner, err := spec.after(f.apply(c, c.from(documentsTable, (*Document)(nil))).
-			Where("document.folder_id IN (?)", bun.In(folderIDs)), "document.id", page.After)
-		if err != nil {
-			return err
-		}
-		inner = inner.ColumnExpr("document.*").
-			ColumnExpr("row_number() OVER (PARTITION BY document.folder_id ORDER BY " + spec.order("document.id") + ") AS rn")
-		return c.db.NewSelect().Model(&rows).ModelTableExpr("(?) AS document", inner.subquery()).
-			Where("document.rn <= ?", page.First+1).OrderExpr("document.folder_id, document.rn").Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("documents by folder: %w", err)
-	}
-	for _, id := range folderIDs {
-		out[id] = &Page[*Document]{}
-	}
-	for _, r := range rows {
-		p := out[r.FolderID]
-		if len(p.Items) == page.First {
-			p.HasNext = true
-			continue
-		}
-		d := r.Document
-		p.Items = append(p.Items, &d)
-		p.Cursors = append(p.Cursors, encodeCursor(spec.key(&d), d.ID))
-	}
-	return out, nil
+// DocumentsByFolder returns one page of documents for each folder, in one query.
+func (s *Store) DocumentsByFolder(ctx context.Context, folders []Parent, f DocumentFilter, sortKey DocumentSort, page PageArgs) (map[string]*Page[*Document], error) {
+	f.FolderID = nil
+	return pagesByParent(ctx, s, documentsTable, "folder_id", folders, documentSort(sortKey), page, f.apply,
+		func(d *Document) string { return d.FolderID })
 }
 
 // CountDocumentsByFolder counts each folder's documents that the caller may view.

@@ -302,49 +302,13 @@ func (s *Store) RestoreFolder(ctx context.Context, id string) (*Folder, error) {
 }
 
 // FoldersByParent returns one page of child folders for each parent, in one query.
-func (s *Store) FoldersByParent(ctx context.Context, parentIDs []string, sortKey FolderSort, page PageArgs) (map[string]*Page[*Folder], error) {
+func (s *Store) FoldersByParent(ctx context.Context, parents []Parent, sortKey FolderSort, page PageArgs) (map[string]*Page[*Folder], error) {
 	spec, ok := folderSorts[sortKey]
 	if !ok {
 		spec = folderSorts[FolderNameAsc]
 	}
-	parentIDs = validIDs(parentIDs)
-	out := make(map[string]*Page[*Folder], len(parentIDs))
-	if len(parentIDs) == 0 {
-		return out, nil
-	}
-	type numbered struct {
-		bun.BaseModel `bun:"table:folders,alias:folder"`
-		Folder
-		RowNum int `bun:"rn,scanonly"`
-	}
-	var rows []*numbered
-	err := s.read(ctx, func(c *conn) error {
-		inner, err := spec.after(c.from(foldersTable, (*Folder)(nil)).Where("folder.parent_id IN (?)", bun.In(parentIDs)), "folder.id", page.After)
-		if err != nil {
-			return err
-		}
-		inner = inner.ColumnExpr("folder.*").
-			ColumnExpr("row_number() OVER (PARTITION BY folder.parent_id ORDER BY " + spec.order("folder.id") + ") AS rn")
-		return c.db.NewSelect().Model(&rows).ModelTableExpr("(?) AS folder", inner.subquery()).
-			Where("folder.rn <= ?", page.First+1).OrderExpr("folder.parent_id, folder.rn").Scan(ctx)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("folders by parent: %w", err)
-	}
-	for _, id := range parentIDs {
-		out[id] = &Page[*Folder]{}
-	}
-	for _, r := range rows {
-		p := out[*r.ParentID]
-		if len(p.Items) == page.First {
-			p.HasNext = true
-			continue
-		}
-		f := r.Folder
-		p.Items = append(p.Items, &f)
-		p.Cursors = append(p.Cursors, encodeCursor(spec.key(&f), f.ID))
-	}
-	return out, nil
+	return pagesByParent(ctx, s, foldersTable, "parent_id", parents, spec, page, nil,
+		func(f *Folder) string { return deref(f.ParentID) })
 }
 
 // CountFoldersByParent counts each parent's child folders that the caller may view.

@@ -6,6 +6,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/errs"
 )
 
@@ -119,4 +123,115 @@ func validIDs(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// Parent names the object whose child list is paged: its company and id. The company lets
+// each parent's page be read from the (company_id, parent, sort key) index in order.
+type Parent struct{ CompanyID, ID string }
+
+// validParents drops parents with malformed ids, which can have no children.
+func validParents(ps []Parent) []Parent {
+	out := ps[:0:0]
+	for _, p := range ps {
+		if validID(p.ID) && validID(p.CompanyID) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxBranches bounds the parents read in one statement on SQLite, whose compound SELECTs have
+// at most 500 terms.
+const maxBranches = 100
+
+// pagesByParent reads one page of a child list (tt's rows whose parentCol is the parent) for
+// each parent, in one statement, keyed by parent id. Each parent's page is an index range read
+// that stops after page.First+1 rows, so the cost follows the page, not the size of the
+// company or of the parent: on PostgreSQL a LATERAL subquery per parent, on SQLite a UNION ALL
+// of one limited subquery per parent.
+func pagesByParent[T keyed](ctx context.Context, s *Store, tt tenantTable, parentCol string, parents []Parent,
+	spec sortSpec[T], page PageArgs, filter func(c *conn, q scoped) scoped, parentOf func(T) string) (map[string]*Page[T], error) {
+	parents = validParents(parents)
+	out := make(map[string]*Page[T], len(parents))
+	for _, p := range parents {
+		out[p.ID] = &Page[T]{}
+	}
+	if len(parents) == 0 {
+		return out, nil
+	}
+	if filter == nil {
+		filter = func(_ *conn, q scoped) scoped { return q }
+	}
+	idCol, col := tt.idColumn(), tt.alias+"."+parentCol
+	order := spec.order(idCol)
+	// child is the page of one parent, whose company and id are given as SQL (p.company_id)
+	// or as arguments.
+	child := func(c *conn, companyID, parentID string, args ...any) (*bun.SelectQuery, error) {
+		var zero T
+		q, err := spec.after(filter(c, c.from(tt, zero)).Where(tt.alias+".company_id = "+companyID+" AND "+col+" = "+parentID, args...),
+			idCol, page.After)
+		if err != nil {
+			return nil, err
+		}
+		return q.ColumnExpr(tt.alias + ".*").OrderExpr(order).Limit(page.First + 1).subquery(), nil
+	}
+	var rows []T
+	err := s.read(ctx, func(c *conn) error {
+		if s.db.Dialect == database.Postgres {
+			companies, ids := make([]string, len(parents)), make([]string, len(parents))
+			for i, p := range parents {
+				companies[i], ids[i] = p.CompanyID, p.ID
+			}
+			q, err := child(c, "p.company_id", "p.id")
+			if err != nil {
+				return err
+			}
+			return c.db.NewRaw("SELECT "+tt.alias+".* FROM unnest(?::uuid[], ?::uuid[]) WITH ORDINALITY AS p(company_id, id, n)"+
+				" CROSS JOIN LATERAL (?) AS "+tt.alias+" ORDER BY p.n, "+order,
+				pgdialect.Array(companies), pgdialect.Array(ids), q).Scan(ctx, &rows)
+		}
+		for start := 0; start < len(parents); start += maxBranches {
+			chunk := parents[start:min(start+maxBranches, len(parents))]
+			var terms []string
+			var args []any
+			for i, p := range chunk {
+				q, err := child(c, "?", "?", p.CompanyID, p.ID)
+				if err != nil {
+					return err
+				}
+				terms = append(terms, "SELECT ? AS _pn, row_number() OVER (ORDER BY "+order+") AS _rn, "+tt.alias+".* FROM (?) AS "+tt.alias)
+				args = append(args, i, q)
+			}
+			var part []T
+			if err := c.db.NewRaw(strings.Join(terms, " UNION ALL ")+" ORDER BY _pn, _rn", args...).Scan(ctx, &part); err != nil {
+				return err
+			}
+			rows = append(rows, part...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s by parent: %w", tt.name, err)
+	}
+	for _, r := range rows {
+		p := out[parentOf(r)]
+		if p == nil {
+			continue
+		}
+		if len(p.Items) == page.First {
+			p.HasNext = true
+			continue
+		}
+		p.Items = append(p.Items, r)
+		p.Cursors = append(p.Cursors, encodeCursor(spec.key(r), r.pk()))
+	}
+	return out, nil
+}
+
+// deref returns the string p points to, or "".
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/laatu/laatu/internal/access"
+	"github.com/laatu/laatu/internal/database"
 )
 
 // tenantTable describes how one tenant table is filtered for reads.
@@ -32,23 +33,32 @@ type tenantTable struct {
 	key string
 	// visible returns the predicate over alias t that admits the rows p may see.
 	visible func(c *conn, t string) (string, []any)
+	// object is set for the tables of folders and documents, whose rows access.Can decides:
+	// their derived table is built by objectScope.
+	object *objectColumns
+}
+
+// objectColumns name what access.Can reads of a folder or document row.
+type objectColumns struct {
+	// pathCol is the folder path the row lives under (a folder's own path).
+	pathCol string
+	// idCol is the row's id when grants can name the row itself (documents), else empty.
+	idCol string
 }
 
 var (
-	foldersTable = tenantTable{"folders", "folder", "t.deleted_at IS NULL", "", func(c *conn, t string) (string, []any) {
-		return c.objectVisible(t, t+".path", "")
-	}}
-	documentsTable = tenantTable{"documents", "document", "t.deleted_at IS NULL", "", func(c *conn, t string) (string, []any) {
-		return c.objectVisible(t, t+".folder_path", t+".id")
-	}}
+	folderColumns   = &objectColumns{pathCol: "path"}
+	documentColumns = &objectColumns{pathCol: "folder_path", idCol: "t.id"}
+	foldersTable    = tenantTable{"folders", "folder", "t.deleted_at IS NULL", "", nil, folderColumns}
+	documentsTable  = tenantTable{"documents", "document", "t.deleted_at IS NULL", "", nil, documentColumns}
 	// deletedDocumentsTable and deletedFoldersTable admit soft-deleted rows too, for restore.
-	deletedDocumentsTable = tenantTable{"documents", "document", "", "", documentsTable.visible}
-	deletedFoldersTable   = tenantTable{"folders", "folder", "", "", foldersTable.visible}
+	deletedDocumentsTable = tenantTable{"documents", "document", "", "", nil, documentColumns}
+	deletedFoldersTable   = tenantTable{"folders", "folder", "", "", nil, folderColumns}
 	commentsTable         = tenantTable{"comments", "comment", "", "", func(c *conn, t string) (string, []any) {
 		doc, args := c.objectVisible("d", "d.folder_path", "d.id")
 		return "EXISTS (SELECT 1 FROM documents AS d WHERE d.company_id = " + t + ".company_id AND d.id = " + t +
 			".document_id AND d.deleted_at IS NULL AND " + doc + ")", args
-	}}
+	}, nil}
 	templatesTable = tenantTable{"document_templates", "template", "", "", func(c *conn, t string) (string, []any) {
 		doc, args := c.objectVisible("d", "d.folder_path", "d.id")
 		via := "EXISTS (SELECT 1 FROM documents AS d WHERE d.company_id = " + t + ".company_id AND d.template_id = " + t +
@@ -57,10 +67,10 @@ var (
 			return "(" + t + ".company_id = ? OR " + via + ")", append([]any{c.p.CompanyID}, args...)
 		}
 		return via, args
-	}}
+	}, nil}
 	folderTemplatesTable = tenantTable{"folder_templates", "folder_template", "", "", func(c *conn, t string) (string, []any) {
 		return c.memberOf(t)
-	}}
+	}, nil}
 	membershipsTable = tenantTable{"memberships", "membership", "", "user_id", func(c *conn, t string) (string, []any) {
 		// Members see their company's members, except LIMITED seats, which see only themselves;
 		// everyone sees their own memberships everywhere. Guests see no member list.
@@ -68,7 +78,7 @@ var (
 			return "(" + t + ".company_id = ? OR " + t + ".user_id = ?)", []any{c.p.CompanyID, c.p.UserID}
 		}
 		return t + ".user_id = ?", []any{c.p.UserID}
-	}}
+	}, nil}
 	grantsTable = tenantTable{"grants", "grnt", "", "", func(c *conn, t string) (string, []any) {
 		// Who may list which grants is decided by access.Can on the object; the wall here is the
 		// company, plus one's own grants in any company.
@@ -76,22 +86,22 @@ var (
 			return "(" + t + ".company_id = ? OR " + t + ".grantee_id = ?)", []any{c.p.CompanyID, c.p.UserID}
 		}
 		return t + ".grantee_id = ?", []any{c.p.UserID}
-	}}
+	}, nil}
 	invitationsTable = tenantTable{"invitations", "invitation", "", "", func(c *conn, t string) (string, []any) {
 		own := t + ".user_id = ?"
 		if c.p.CompanyID != "" && c.p.Level.AtLeast(access.Admin) {
 			return "(" + t + ".company_id = ? OR " + own + ")", []any{c.p.CompanyID, c.p.UserID}
 		}
 		return own, []any{c.p.UserID}
-	}}
+	}, nil}
 	versionsTable = tenantTable{"object_versions", "objver", "", "", func(c *conn, t string) (string, []any) {
 		return c.memberOf(t)
-	}}
+	}, nil}
 	companiesTable = tenantTable{"companies", "company", "", "", func(c *conn, t string) (string, []any) {
 		pred := "(EXISTS (SELECT 1 FROM memberships AS m WHERE m.company_id = " + t + ".id AND m.user_id = ?)" +
 			" OR EXISTS (SELECT 1 FROM grants AS g WHERE g.company_id = " + t + ".id AND g.grantee_id = ? AND (g.expires_at IS NULL OR g.expires_at > ?)))"
 		return pred, []any{c.p.UserID, c.p.UserID, c.now}
-	}}
+	}, nil}
 )
 
 // memberOf admits the rows of the active company, for members of any level.
@@ -103,39 +113,102 @@ func (c *conn) memberOf(t string) (string, []any) {
 }
 
 // objectVisible is the VIEW threshold of access.Can as SQL, for a folder (pathCol is its own
-// path, idCol empty) or a document (pathCol its folder's path, idCol its id).
+// path, idCol empty) or a document (pathCol its folder's path, idCol its id): rows of the
+// active company admitted by membership, or rows of any company admitted by a grant.
+//
+// It is written so that its cost follows the rows read, not the size of the company (see
+// bench/peers/README.md for the plans): the active company is compared as a constant, the
+// company's restricted folders are read once per statement (an InitPlan on PostgreSQL), and
+// the grant probe runs only for rows that membership does not admit.
 func (c *conn) objectVisible(t, pathCol, idCol string) (string, []any) {
 	var parts []string
 	var args []any
+	if p := c.p; p.CompanyID != "" && p.Level != "" {
+		member, margs := c.memberAdmits(t, pathCol)
+		parts = append(parts, "("+t+".company_id = ? AND "+member+")")
+		args = append(append(args, p.CompanyID), margs...)
+	}
+	if c.p.UserID != "" {
+		grant, gargs := c.grantAdmits(t, pathCol, idCol)
+		parts = append(parts, grant)
+		args = append(args, gargs...)
+	}
+	if len(parts) == 0 {
+		return "1 = 0", nil
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
+}
+
+// memberAdmits is rule 1 and 3 of access.Can for a row of the active company: what the
+// principal's level (and ownership) gives, before grants.
+func (c *conn) memberAdmits(t, pathCol string) (string, []any) {
 	p := c.p
+	switch p.Level {
+	case access.Admin:
+		return "TRUE", nil
+	case access.Manager, access.Member:
+		// Restricted folders are few; PostgreSQL reads them once per statement.
+		if c.s.db.Dialect == database.Postgres {
+			return "(" + t + ".owner_id = ? OR NOT (" + pathCol + " LIKE ANY (ARRAY(SELECT r.path || '%' FROM folders AS r" +
+				" WHERE r.company_id = ? AND r.restricted))))", []any{p.UserID, p.CompanyID}
+		}
+		return "(" + t + ".owner_id = ? OR NOT EXISTS (SELECT 1 FROM folders AS r" +
+			" WHERE r.company_id = ? AND r.restricted AND " + pathCol + " LIKE r.path || '%'))", []any{p.UserID, p.CompanyID}
+	default: // LIMITED: only what it owns or is granted
+		return t + ".owner_id = ?", []any{p.UserID}
+	}
+}
+
+// grantAdmits is rule 2 of access.Can: an unexpired grant of the principal on the row or on a
+// folder above it, in the row's company.
+func (c *conn) grantAdmits(t, pathCol, idCol string) (string, []any) {
+	reach := "(g.folder_id IS NOT NULL AND " + pathCol + " LIKE g.path || '%')"
+	if idCol != "" {
+		reach = "(g.document_id = " + idCol + " OR " + reach + ")"
+	}
+	return "EXISTS (SELECT 1 FROM grants AS g WHERE g.grantee_id = ? AND g.company_id = " + t +
+		".company_id AND (g.expires_at IS NULL OR g.expires_at > ?) AND " + reach + ")", []any{c.p.UserID, c.now}
+}
+
+// objectScope returns the predicates of the derived table of folders or documents, one per
+// branch of a UNION ALL: on PostgreSQL the active company's rows and the rows of the other
+// companies where the principal holds grants are two branches, so that each can use the
+// (company_id, ...) indexes with a constant company, and a sorted page is read in index order
+// instead of sorting the company. SQLite gets one branch whose company is bounded by an IN
+// list, which its planner turns into index lookups.
+func (c *conn) objectScope(t, pathCol, idCol string) ([]string, [][]any) {
+	p := c.p
+	unexpired := "(g.expires_at IS NULL OR g.expires_at > ?)"
+	if c.s.db.Dialect != database.Postgres {
+		pred, args := c.objectVisible(t, pathCol, idCol)
+		reach := "SELECT g.company_id FROM grants AS g WHERE g.grantee_id = ? AND " + unexpired
+		rargs := []any{p.UserID, c.now}
+		if p.CompanyID != "" && p.Level != "" {
+			reach = "SELECT ? UNION " + reach
+			rargs = append([]any{p.CompanyID}, rargs...)
+		}
+		return []string{t + ".company_id IN (" + reach + ") AND " + pred}, [][]any{append(rargs, args...)}
+	}
+	var preds []string
+	var args [][]any
+	others := "SELECT DISTINCT g.company_id FROM grants AS g WHERE g.grantee_id = ? AND " + unexpired
+	oargs := []any{p.UserID, c.now}
 	if p.CompanyID != "" && p.Level != "" {
-		switch p.Level {
-		case access.Admin:
-			parts = append(parts, t+".company_id = ?")
-			args = append(args, p.CompanyID)
-		case access.Manager, access.Member:
-			parts = append(parts, "("+t+".company_id = ? AND ("+t+".owner_id = ? OR NOT EXISTS (SELECT 1 FROM folders AS r"+
-				" WHERE r.company_id = "+t+".company_id AND r.restricted AND "+pathCol+" LIKE r.path || '%')))")
-			args = append(args, p.CompanyID, p.UserID)
-		default: // LIMITED: only what it owns or is granted
-			parts = append(parts, "("+t+".company_id = ? AND "+t+".owner_id = ?)")
-			args = append(args, p.CompanyID, p.UserID)
+		member, margs := c.memberAdmits(t, pathCol)
+		grant, gargs := c.grantAdmits(t, pathCol, idCol)
+		pred := t + ".company_id = ? AND (" + member + " OR " + grant + ")"
+		if member == "TRUE" {
+			pred, gargs = t+".company_id = ?", nil
 		}
+		preds = append(preds, pred)
+		args = append(args, append(append([]any{p.CompanyID}, margs...), gargs...))
+		others += " AND g.company_id <> ?"
+		oargs = append(oargs, p.CompanyID)
 	}
-	if p.UserID != "" {
-		reach := "(g.folder_id IS NOT NULL AND " + pathCol + " LIKE g.path || '%')"
-		if idCol != "" {
-			reach = "(g.document_id = " + idCol + " OR " + reach + ")"
-		}
-		parts = append(parts, "EXISTS (SELECT 1 FROM grants AS g WHERE g.grantee_id = ? AND g.company_id = "+t+
-			".company_id AND (g.expires_at IS NULL OR g.expires_at > ?) AND "+reach+")")
-		args = append(args, p.UserID, c.now)
-	}
-	pred := "1 = 0"
-	if len(parts) > 0 {
-		pred = "(" + strings.Join(parts, " OR ") + ")"
-	}
-	return pred, args
+	grant, gargs := c.grantAdmits(t, pathCol, idCol)
+	preds = append(preds, t+".company_id = ANY (ARRAY("+others+")) AND "+grant)
+	args = append(args, append(oargs, gargs...))
+	return preds, args
 }
 
 // idColumn is the qualified column that identifies a row, the tie breaker of every sort.
@@ -149,11 +222,12 @@ func (tt tenantTable) idColumn() string {
 // scopeSQL returns the derived table for tt: its rows the principal may see, aliased as the
 // model's alias so that the rest of the query is written as usual.
 func (c *conn) scopeSQL(tt tenantTable) (string, []any) {
-	var preds []string
-	var args []any
+	var base []string
 	if tt.live != "" {
-		preds = append(preds, tt.live)
+		base = append(base, tt.live)
 	}
+	branches := []string{""}
+	branchArgs := [][]any{nil}
 	switch {
 	case c.p.System() || c.s.scopeOff:
 		// The system acts unscoped within the company it names (AsSystem); with none, in all.
@@ -162,21 +236,32 @@ func (c *conn) scopeSQL(tt tenantTable) (string, []any) {
 			if tt.name == "companies" {
 				col = "t.id"
 			}
-			preds = append(preds, col+" = ?")
-			args = append(args, c.p.CompanyID)
+			base = append(base, col+" = ?")
+			branchArgs[0] = []any{c.p.CompanyID}
 		}
 	case !c.p.Authenticated():
-		preds = append(preds, "1 = 0")
+		base = append(base, "1 = 0")
+	case tt.object != nil:
+		branches, branchArgs = c.objectScope("t", "t."+tt.object.pathCol, tt.object.idCol)
 	default:
 		pred, pargs := tt.visible(c, "t")
-		preds = append(preds, pred)
-		args = append(args, pargs...)
+		branches[0], branchArgs[0] = pred, pargs
 	}
-	where := ""
-	if len(preds) > 0 {
-		where = " WHERE " + strings.Join(preds, " AND ")
+	var sql []string
+	var args []any
+	for i, b := range branches {
+		preds := base
+		if b != "" {
+			preds = append(preds[:len(preds):len(preds)], b)
+		}
+		where := ""
+		if len(preds) > 0 {
+			where = " WHERE " + strings.Join(preds, " AND ")
+		}
+		sql = append(sql, "SELECT * FROM "+tt.name+" AS t"+where)
+		args = append(args, branchArgs[i]...)
 	}
-	return "(SELECT * FROM " + tt.name + " AS t" + where + ") AS " + tt.alias, args
+	return "(" + strings.Join(sql, " UNION ALL ") + ") AS " + tt.alias, args
 }
 
 // policyFacts reads rows of tt in companies where the principal is a member, filtered by
