@@ -69,7 +69,7 @@ func (a DocumentListArgs) Key(companyID, parentID string) ListKey {
 
 // wait is how long a loader collects keys before fetching. Resolvers of one level run in
 // parallel goroutines and reach their loaders within microseconds of each other.
-const wait = 2 * time.Millisecond
+const wait = 500 * time.Microsecond
 
 // New returns fresh loaders reading through store.
 func New(store *storage.Store) *Loaders {

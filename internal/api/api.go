@@ -184,12 +184,10 @@ func getOnlyQueries(maxTokens int, next http.Handler) http.Handler {
 func scope(ctx context.Context, o Options, next graphql.ResponseHandler) *graphql.Response {
 	oc := graphql.GetOperationContext(ctx)
 	readOnly := oc.Operation.Operation != ast.Mutation
-	begin := o.Store.Begin
-	if oc.Operation.Operation == ast.Subscription {
-		// A subscription's response waits here for its next event: no connection meanwhile.
-		begin = o.Store.BeginOnUse
-	}
-	txCtx, op, err := begin(ctx, readOnly)
+	// The transaction starts with the operation's first query: an operation that reads
+	// nothing ({ __typename }) costs no round trip, and a subscription's response, which
+	// waits here for its next event, holds no connection meanwhile.
+	txCtx, op, err := o.Store.BeginOnUse(ctx, readOnly)
 	if err != nil {
 		return errorResponse(ctx, err) // Begin returns no context on failure
 	}

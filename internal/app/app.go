@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/zerolog"
+	"github.com/uptrace/bun"
 
 	"github.com/laatu/laatu/graph"
 	"github.com/laatu/laatu/internal/access"
@@ -34,10 +35,12 @@ import (
 
 // App is a wired server.
 type App struct {
-	Store   *storage.Store
-	Hasher  *password.Hasher
-	Audit   *audit.Auditor
-	Handler http.Handler
+	Store  *storage.Store
+	Hasher *password.Hasher
+	Audit  *audit.Auditor
+	// Sessions authenticates bearer tokens, from a short-lived cache of sessions.
+	Sessions *auth.Authenticator
+	Handler  http.Handler
 	// Subscriptions serves GraphQL subscriptions over WebSocket and SSE.
 	Subscriptions *subscribe.Hub
 	closers       []func() error
@@ -104,7 +107,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	a.closers = append(a.closers, a.Audit.Close)
 	store.OnChange(a.Audit.ChangeHook())
 
-	authn := auth.NewAuthenticator(store, auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
+	authn := auth.NewAuthenticator(store, auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, log)
+	a.Sessions = authn
+	a.closers = append(a.closers, authn.Close)
+	store.OnChange(sessionChanges(pub, authn))
+	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	following := followSessionChanges(followCtx, log, broker, authn)
+	a.closers = append(a.closers, func() error { stopFollowing(); <-following; return nil })
 	subs, err := a.subscriptions(cfg, log, broker, pub, authn, o.subscribe)
 	if err != nil {
 		_ = a.Close()
@@ -167,6 +176,58 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		return nil, err
 	}
 	return a, nil
+}
+
+// --- Sessions ------------------------------------------------------------------------------
+
+// sessionChanges returns the change hook that makes a change to a user's sessions or
+// memberships reach every instance's session cache: every such change is a USER event of the
+// audit log (LOGOUT, SESSION_REVOKED, PASSWORD_CHANGED, USER_DISABLED, LEVEL_CHANGED,
+// MEMBER_ADDED, MEMBER_REMOVED, ...). This instance forgets the user's sessions as soon as the
+// transaction commits; the others when the notification, published inside the transaction,
+// reaches them (followSessionChanges).
+func sessionChanges(pub pubsub.Publisher, authn *auth.Authenticator) storage.ChangeHook {
+	return func(ctx context.Context, tx bun.IDB, ch storage.Change, afterCommit func(func())) error {
+		// A login makes a new session and a failed one changes none: nothing cached is stale.
+		if ch.ObjectType != audit.KindUser || ch.ObjectID == "" || ch.Kind == "LOGIN" || ch.Kind == "LOGIN_FAILED" {
+			return nil
+		}
+		ctx, flush, _ := pubsub.WithTxQueue(ctx)
+		if err := pub.Publish(ctx, tx, pubsub.Event{Topic: pubsub.SessionsTopic, Kind: string(ch.Kind), ObjectID: ch.ObjectID}); err != nil {
+			return err
+		}
+		afterCommit(func() { authn.Invalidate(ch.ObjectID); flush() })
+		return nil
+	}
+}
+
+// followSessionChanges drops cached sessions as the notifications of sessionChanges arrive,
+// from any instance. When its subscription ends (a lost listener, a full buffer) whatever it
+// may have missed is forgotten too: every cached session is dropped before it subscribes again.
+func followSessionChanges(ctx context.Context, log zerolog.Logger, broker *pubsub.Broker, authn *auth.Authenticator) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			sub, err := broker.Subscribe(ctx, pubsub.SessionsTopic, 1024)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn().Err(err).Msg("follow session changes")
+				}
+				authn.Invalidate("")
+				return
+			}
+			for ev := range sub.C() {
+				if ev.Kind == pubsub.KindResync {
+					authn.Invalidate("")
+					continue
+				}
+				authn.Invalidate(ev.ObjectID)
+			}
+			authn.Invalidate("")
+		}
+	}()
+	return done
 }
 
 // --- Subscriptions -------------------------------------------------------------------------

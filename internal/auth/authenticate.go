@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/auth/token"
@@ -27,16 +28,28 @@ type SessionPolicy struct {
 // in hours, so a minute of slack costs nothing and saves a write per request.
 const touchEvery = time.Minute
 
-// Authenticator turns a bearer token into a principal.
+// Authenticator turns a bearer token into a principal. It keeps recently read sessions in
+// memory (sessionCache), so that most requests authenticate without the database, and records
+// sessions' use in the background (toucher).
 type Authenticator struct {
-	store  *storage.Store
-	policy SessionPolicy
+	store   *storage.Store
+	policy  SessionPolicy
+	cache   *sessionCache
+	toucher *toucher
 }
 
-// NewAuthenticator returns an Authenticator over store.
-func NewAuthenticator(store *storage.Store, policy SessionPolicy) *Authenticator {
-	return &Authenticator{store: store, policy: policy}
+// NewAuthenticator returns an Authenticator over store. Close stops its background writer.
+func NewAuthenticator(store *storage.Store, policy SessionPolicy, log zerolog.Logger) *Authenticator {
+	return &Authenticator{store: store, policy: policy, cache: newSessionCache(), toucher: newToucher(store, log)}
 }
+
+// Close writes the pending session uses and stops the background writer.
+func (a *Authenticator) Close() error { a.toucher.close(); return nil }
+
+// Invalidate forgets the cached sessions of userID (every session when userID is empty), so
+// that the next request reads them again. It is called after every committed change that
+// concerns a user's sessions or memberships, on every instance.
+func (a *Authenticator) Invalidate(userID string) { a.cache.invalidate(userID) }
 
 // ErrBadSession is returned for a token that names no live session. Its message is the same
 // whether the token is unknown, expired, revoked or its user disabled.
@@ -49,32 +62,34 @@ func Anonymous() *access.Principal { return &access.Principal{} }
 // the X-Company-ID header when the user is a member there; no company (guest only) when the
 // header names one it does not belong to; its oldest membership when there is no header.
 func (a *Authenticator) Authenticate(ctx context.Context, bearer, companyHeader string) (*access.Principal, error) {
-	sess, user, err := a.store.SessionByTokenHash(ctx, token.Hash(bearer))
-	if err != nil {
-		if errs.KindOf(err) == errs.NotFound {
-			return nil, ErrBadSession
-		}
-		return nil, err
-	}
+	hash := string(token.Hash(bearer))
 	now := a.store.Now()
-	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(a.policy.Idle)) || user.DisabledAt != nil {
+	e, gen := a.cache.get(hash, now)
+	if e == nil {
+		sess, user, ms, err := a.store.SessionByTokenHash(ctx, []byte(hash))
+		if err != nil {
+			if errs.KindOf(err) == errs.NotFound {
+				return nil, ErrBadSession
+			}
+			return nil, err
+		}
+		e = &cached{sess: *sess, user: *user, members: ms, readAt: now}
+		a.cache.put(hash, e, gen)
+	}
+	sess := &e.sess
+	if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) || !now.Before(sess.LastSeenAt.Add(a.policy.Idle)) || e.user.DisabledAt != nil {
 		return nil, ErrBadSession
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		if err := a.store.TouchSession(ctx, sess.ID, now); err != nil {
-			return nil, err
-		}
+		a.cache.seen(hash, now)
+		a.toucher.touch(sess.ID, now)
 	}
-	return a.principal(ctx, user.ID, sess.ID, companyHeader)
+	return principal(e.user.ID, sess.ID, e.members, companyHeader), nil
 }
 
-// principal loads a user's memberships and picks the active company.
-func (a *Authenticator) principal(ctx context.Context, userID, sessionID, companyHeader string) (*access.Principal, error) {
+// principal builds a user's principal from its memberships and picks the active company.
+func principal(userID, sessionID string, ms []*storage.Membership, companyHeader string) *access.Principal {
 	p := &access.Principal{UserID: userID, SessionID: sessionID}
-	ms, err := a.store.MembershipsOf(access.NewContext(ctx, p), userID)
-	if err != nil {
-		return nil, err
-	}
 	p.Memberships = make(map[string]access.Level, len(ms))
 	for _, m := range ms {
 		p.Memberships[m.CompanyID] = m.Level
@@ -89,7 +104,7 @@ func (a *Authenticator) principal(ctx context.Context, userID, sessionID, compan
 		p.CompanyID = ms[0].CompanyID
 	}
 	p.Level = p.Memberships[p.CompanyID]
-	return p, nil
+	return p
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer <token>" header value.

@@ -468,7 +468,7 @@ func TestFoundationModes(t *testing.T) {
 			t.Errorf("%s with the database gone: %d %s, want %d", path, status, body, want)
 		}
 	}
-	res = prod.Do(t, testserver.Request{Query: `{ viewer { level } }`}, nil)
+	res = prod.Do(t, testserver.Request{Query: `{ folders { totalCount } }`, Token: token}, nil)
 	fSafe(t, res)
 	if len(res.Errors) == 0 || res.Errors[0].Code() != "INTERNAL" {
 		t.Errorf("a query without the database: %d %+v", res.Status, res.Errors)

@@ -59,6 +59,10 @@ func CompanyTopic(companyID string) string { return "company:" + companyID }
 // UserTopic is the topic of changes to one user's grants and memberships, across companies.
 func UserTopic(userID string) string { return "user:" + userID }
 
+// SessionsTopic carries changes to users' sessions and memberships (ObjectID is the user), so
+// that every instance forgets the sessions it has cached for that user.
+const SessionsTopic = "sessions"
+
 // AuditTopic is the topic of one company's new audit events, for the live audit tail. It is
 // apart from CompanyTopic because every view is an audit event: the followers of objects
 // must not wade through them.

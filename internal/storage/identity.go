@@ -5,32 +5,53 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/errs"
 )
 
-// SessionByTokenHash finds a live session and its user by the hash of its bearer token. It runs
-// as the system: the caller is not known until the session is.
-func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (*Session, *User, error) {
+// SessionByTokenHash finds a session, its user and the user's memberships by the hash of its
+// bearer token, in one transaction. The session and user are read as the system (the caller
+// is not known until the session is), the memberships as the user, whom row-level security
+// lets read its own. Whether the session is still live is the caller's to decide.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (*Session, *User, []*Membership, error) {
 	sess, user := new(Session), new(User)
+	var ms []*Membership
 	err := s.read(access.AsSystem(ctx, ""), func(c *conn) error {
 		if err := c.db.NewSelect().Model(sess).Where("sess.token_hash = ?", hash).Scan(ctx); err != nil {
 			return err
 		}
-		return c.db.NewSelect().Model(user).Where("usr.id = ?", sess.UserID).Scan(ctx)
+		if err := c.db.NewSelect().Model(user).Where("usr.id = ?", sess.UserID).Scan(ctx); err != nil {
+			return err
+		}
+		return c.actingAs(ctx, &access.Principal{UserID: user.ID}, func(c *conn) error {
+			return c.from(membershipsTable, &ms).Where("membership.user_id = ?", user.ID).
+				OrderExpr("membership.created_at, membership.company_id").Scan(ctx)
+		})
 	})
 	if err != nil {
-		return nil, nil, notFound(err, "session")
+		return nil, nil, nil, notFound(err, "session")
 	}
-	return sess, user, nil
+	return sess, user, ms, nil
 }
 
-// TouchSession records that a session was used, for idle expiry.
-func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+// TouchSessions records when sessions were last used, for idle expiry: one statement per
+// distinct time. Authentication calls it in the background, at most once a minute per session.
+func (s *Store) TouchSessions(ctx context.Context, seen map[string]time.Time) error {
+	byTime := map[time.Time][]string{}
+	for id, at := range seen {
+		if validID(id) {
+			byTime[at] = append(byTime[at], id)
+		}
+	}
 	return s.write(access.AsSystem(ctx, ""), func(c *conn) error {
-		_, err := c.db.NewUpdate().Table("sessions").Set("last_seen_at = ?", at).Where("id = ?", id).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("touch session: %w", err)
+		for at, ids := range byTime {
+			_, err := c.db.NewUpdate().Table("sessions").Set("last_seen_at = ?", at).
+				Where("id IN (?) AND last_seen_at < ?", bun.List(ids), at).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("touch sessions: %w", err)
+			}
 		}
 		return nil
 	})

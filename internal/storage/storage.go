@@ -290,6 +290,21 @@ func (c *conn) actingIn(ctx context.Context, companyID string, fn func(c *conn) 
 	return err
 }
 
+// actingAs runs fn as principal p on the same transaction, with p's tenant settings for its
+// duration.
+func (c *conn) actingAs(ctx context.Context, p *access.Principal, fn func(c *conn) error) error {
+	inner := *c
+	inner.p = p
+	if err := c.s.setTenant(ctx, c.db, p.CompanyID, p.UserID); err != nil {
+		return err
+	}
+	err := fn(&inner)
+	if rerr := c.s.setTenant(ctx, c.db, c.p.CompanyID, c.p.UserID); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // notFound turns sql.ErrNoRows into the uniform NOT_FOUND answer.
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
