@@ -1,5 +1,6 @@
 // Package dataloaders batches the reads of one request: each loader collects the keys asked for
-// by parallel resolvers during a short wait and fetches them with one storage call. Loaders are
+// by parallel resolvers within an adaptive window (batch.go) and fetches them with one storage
+// call. Loaders are
 // made fresh for every operation (and every subscription event), so that nothing cached
 // outlives the request or leaks between callers; results follow keys, not database order
 // (mapped loaders).
@@ -9,9 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
-	"github.com/vikstrous/dataloadgen"
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/storage"
@@ -19,28 +19,44 @@ import (
 
 // Loaders are the request-scoped loaders.
 type Loaders struct {
-	Users     *dataloadgen.Loader[string, *storage.User]
-	Companies *dataloadgen.Loader[string, *storage.Company]
-	Folders   *dataloadgen.Loader[string, *storage.Folder]
-	Documents *dataloadgen.Loader[string, *storage.Document]
-	Templates *dataloadgen.Loader[string, *storage.DocumentTemplate]
-	Comments  *dataloadgen.Loader[string, *storage.Comment]
+	Users     *Loader[string, *storage.User]
+	Companies *Loader[string, *storage.Company]
+	Folders   *Loader[string, *storage.Folder]
+	Documents *Loader[string, *storage.Document]
+	Templates *Loader[string, *storage.DocumentTemplate]
+	Comments  *Loader[string, *storage.Comment]
 	// FolderDocuments pages the documents of many folders at once, for Folder.documents.
-	FolderDocuments      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Document]]
-	FolderDocumentCounts *dataloadgen.Loader[ListKey, int]
+	FolderDocuments      *Loader[ListKey, *storage.Page[*storage.Document]]
+	FolderDocumentCounts *Loader[ListKey, int]
 	// FolderChildren pages the subfolders of many folders at once, for Folder.children.
-	FolderChildren      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Folder]]
-	FolderChildrenCount *dataloadgen.Loader[string, int]
+	FolderChildren      *Loader[ListKey, *storage.Page[*storage.Folder]]
+	FolderChildrenCount *Loader[string, int]
 	// DocumentComments pages the comments of many documents at once, for Document.comments.
-	DocumentComments      *dataloadgen.Loader[ListKey, *storage.Page[*storage.Comment]]
-	DocumentCommentCounts *dataloadgen.Loader[string, int]
+	DocumentComments      *Loader[ListKey, *storage.Page[*storage.Comment]]
+	DocumentCommentCounts *Loader[string, int]
 	// Colleagues tells which users are members of the caller's active company (for User.email).
-	Colleagues *dataloadgen.Loader[string, bool]
+	Colleagues *Loader[string, bool]
 	// Rights computes access.Can for many folders and documents at once, for viewerCan.
-	Rights *dataloadgen.Loader[storage.Object, access.Right]
+	Rights *Loader[storage.Object, access.Right]
 	// DocumentSigners and DocumentSignatures list the signers and signatures of many documents.
-	DocumentSigners    *dataloadgen.Loader[string, []*storage.Signer]
-	DocumentSignatures *dataloadgen.Loader[string, []*storage.Signature]
+	DocumentSigners    *Loader[string, []*storage.Signer]
+	DocumentSignatures *Loader[string, []*storage.Signature]
+
+	activity *Activity
+}
+
+// Active is the field middleware that tells the request's loaders it is making progress, so
+// that their batches wait for the resolvers still on their way (see gap).
+func Active(ctx context.Context, next graphql.Resolver) (any, error) {
+	l, _ := ctx.Value(ctxKey{}).(*Loaders)
+	if l != nil {
+		l.activity.mark()
+	}
+	res, err := next(ctx)
+	if l != nil {
+		l.activity.mark()
+	}
+	return res, err
 }
 
 // ListKey asks for one page of a child list of one parent. Args is the canonical JSON of the
@@ -67,46 +83,44 @@ func (a DocumentListArgs) Key(companyID, parentID string) ListKey {
 	return ListKey{CompanyID: companyID, ParentID: parentID, Args: string(b)}
 }
 
-// wait is how long a loader collects keys before fetching. Resolvers of one level run in
-// parallel goroutines and reach their loaders within microseconds of each other.
-const wait = 500 * time.Microsecond
-
 // New returns fresh loaders reading through store.
 func New(store *storage.Store) *Loaders {
-	opts := []dataloadgen.Option{dataloadgen.WithWait(wait), dataloadgen.WithBatchCapacity(500)}
+	act := new(Activity)
+	act.mark()
 	return &Loaders{
-		Users:     dataloadgen.NewMappedLoader(store.UsersByID, opts...),
-		Companies: dataloadgen.NewMappedLoader(store.CompaniesByID, opts...),
-		Folders:   dataloadgen.NewMappedLoader(store.FoldersByID, opts...),
-		Documents: dataloadgen.NewMappedLoader(store.DocumentsByID, opts...),
-		Templates: dataloadgen.NewMappedLoader(store.TemplatesByID, opts...),
-		Comments:  dataloadgen.NewMappedLoader(store.CommentsByID, opts...),
-		FolderDocuments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Document], error) {
+		activity:  act,
+		Users:     NewLoader(act, store.UsersByID),
+		Companies: NewLoader(act, store.CompaniesByID),
+		Folders:   NewLoader(act, store.FoldersByID),
+		Documents: NewLoader(act, store.DocumentsByID),
+		Templates: NewLoader(act, store.TemplatesByID),
+		Comments:  NewLoader(act, store.CommentsByID),
+		FolderDocuments: NewLoader(act, func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Document], error) {
 			return byArgs(ctx, keys, func(ctx context.Context, folders []storage.Parent, a DocumentListArgs) (map[string]*storage.Page[*storage.Document], error) {
 				return store.DocumentsByFolder(ctx, folders, a.Filter, a.Sort, a.Page)
 			})
-		}, opts...),
-		FolderDocumentCounts: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]int, error) {
+		}),
+		FolderDocumentCounts: NewLoader(act, func(ctx context.Context, keys []ListKey) (map[ListKey]int, error) {
 			return byArgs(ctx, keys, func(ctx context.Context, folders []storage.Parent, a DocumentListArgs) (map[string]int, error) {
 				return store.CountDocumentsByFolder(ctx, parentIDs(folders), a.Filter)
 			})
-		}, opts...),
-		FolderChildren: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Folder], error) {
+		}),
+		FolderChildren: NewLoader(act, func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Folder], error) {
 			return byArgs(ctx, keys, func(ctx context.Context, parents []storage.Parent, a DocumentListArgs) (map[string]*storage.Page[*storage.Folder], error) {
 				return store.FoldersByParent(ctx, parents, a.FolderSort, a.Page)
 			})
-		}, opts...),
-		FolderChildrenCount: dataloadgen.NewMappedLoader(store.CountFoldersByParent, opts...),
-		DocumentComments: dataloadgen.NewMappedLoader(func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Comment], error) {
+		}),
+		FolderChildrenCount: NewLoader(act, store.CountFoldersByParent),
+		DocumentComments: NewLoader(act, func(ctx context.Context, keys []ListKey) (map[ListKey]*storage.Page[*storage.Comment], error) {
 			return byArgs(ctx, keys, func(ctx context.Context, docs []storage.Parent, a DocumentListArgs) (map[string]*storage.Page[*storage.Comment], error) {
 				return store.CommentsByDocument(ctx, docs, a.Page)
 			})
-		}, opts...),
-		DocumentCommentCounts: dataloadgen.NewMappedLoader(store.CountCommentsByDocument, opts...),
-		Colleagues:            dataloadgen.NewMappedLoader(store.MembersAmong, opts...),
-		DocumentSigners:       dataloadgen.NewMappedLoader(store.SignersByDocument, opts...),
-		DocumentSignatures:    dataloadgen.NewMappedLoader(store.SignaturesByDocument, opts...),
-		Rights: dataloadgen.NewMappedLoader(func(ctx context.Context, objs []storage.Object) (map[storage.Object]access.Right, error) {
+		}),
+		DocumentCommentCounts: NewLoader(act, store.CountCommentsByDocument),
+		Colleagues:            NewLoader(act, store.MembersAmong),
+		DocumentSigners:       NewLoader(act, store.SignersByDocument),
+		DocumentSignatures:    NewLoader(act, store.SignaturesByDocument),
+		Rights: NewLoader(act, func(ctx context.Context, objs []storage.Object) (map[storage.Object]access.Right, error) {
 			rights, err := store.Rights(ctx, objs)
 			if err != nil {
 				return nil, err
@@ -116,7 +130,7 @@ func New(store *storage.Store) *Loaders {
 				out[o] = rights[i]
 			}
 			return out, nil
-		}, opts...),
+		}),
 	}
 }
 
@@ -171,4 +185,4 @@ func For(ctx context.Context) *Loaders {
 }
 
 // Missing reports whether err means "no such object, or not visible to the caller".
-func Missing(err error) bool { return errors.Is(err, dataloadgen.ErrNotFound) }
+func Missing(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -97,6 +97,7 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		return capErrors(scope(ctx, o, next), o.MaxErrors)
 	})
 	srv.AroundFields(graph.MarkInternal)
+	srv.AroundFields(dataloaders.Active)
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}

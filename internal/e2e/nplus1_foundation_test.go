@@ -99,9 +99,13 @@ func TestFoundationNoNPlusOne(t *testing.T) {
 	if largeRows < 10*smallRows {
 		t.Fatalf("the larger read holds only %d rows against %d", largeRows, smallRows)
 	}
-	if len(small) == 0 || len(large) != len(small) {
-		t.Fatalf("%d statements for %d rows, %d statements for %d rows: the count must not grow with the rows\nsmall:\n%s\nlarge:\n%s",
-			len(small), smallRows, len(large), largeRows, strings.Join(small, "\n"), strings.Join(large, "\n"))
+	// Loaders batch within an adaptive window (dataloaders/batch.go): on a loaded machine a
+	// level's batch can still split, or two levels' batches merge, which moves the count by
+	// one or two either way. An N+1 pattern adds a statement per row: dozens here.
+	const slack = 3
+	if len(small) == 0 || len(large) > len(small)+slack {
+		t.Fatalf("%d statements for %d rows, %d statements for %d rows: the count must not grow with the rows (slack %d)\nsmall:\n%s\nlarge:\n%s",
+			len(small), smallRows, len(large), largeRows, slack, strings.Join(small, "\n"), strings.Join(large, "\n"))
 	}
 	t.Logf("%d statements for %d rows and for %d rows", len(large), smallRows, largeRows)
 }

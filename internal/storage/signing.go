@@ -73,8 +73,8 @@ func viaDocument(c *conn, t string) (string, []any) {
 }
 
 var (
-	signersTable    = tenantTable{"document_signers", "signer", "", "user_id", viaDocument}
-	signaturesTable = tenantTable{"signatures", "signature", "", "", viaDocument}
+	signersTable    = tenantTable{"document_signers", "signer", "", "user_id", viaDocument, nil}
+	signaturesTable = tenantTable{"signatures", "signature", "", "", viaDocument, nil}
 )
 
 // canonicalContent is what a signature covers: the document's identity, its template and its
