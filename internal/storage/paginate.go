@@ -168,7 +168,7 @@ func pagesByParent[T keyed](ctx context.Context, s *Store, tt tenantTable, paren
 	// or as arguments.
 	child := func(c *conn, companyID, parentID string, args ...any) (*bun.SelectQuery, error) {
 		var zero T
-		q, err := spec.after(filter(c, c.from(tt, zero)).Where(tt.alias+".company_id = "+companyID+" AND "+col+" = "+parentID, args...),
+		q, err := spec.after(filter(c, c.from(tt.inOneCompany(), zero)).Where(tt.alias+".company_id = "+companyID+" AND "+col+" = "+parentID, args...),
 			idCol, page.After)
 		if err != nil {
 			return nil, err

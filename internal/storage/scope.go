@@ -38,12 +38,26 @@ type tenantTable struct {
 	object *objectColumns
 }
 
+// inOneCompany returns tt for a query that pins company_id to one value itself (a child list
+// of one parent): its rows need no split by company, and one predicate lets the planner read
+// the index scan in order and stop after a page.
+func (tt tenantTable) inOneCompany() tenantTable {
+	if tt.object != nil {
+		o := *tt.object
+		o.oneCompany = true
+		tt.object = &o
+	}
+	return tt
+}
+
 // objectColumns name what access.Can reads of a folder or document row.
 type objectColumns struct {
 	// pathCol is the folder path the row lives under (a folder's own path).
 	pathCol string
 	// idCol is the row's id when grants can name the row itself (documents), else empty.
 	idCol string
+	// oneCompany: see tenantTable.inOneCompany.
+	oneCompany bool
 }
 
 var (
@@ -241,6 +255,8 @@ func (c *conn) scopeSQL(tt tenantTable) (string, []any) {
 		}
 	case !c.p.Authenticated():
 		base = append(base, "1 = 0")
+	case tt.object != nil && tt.object.oneCompany:
+		branches[0], branchArgs[0] = c.objectVisible("t", "t."+tt.object.pathCol, tt.object.idCol)
 	case tt.object != nil:
 		branches, branchArgs = c.objectScope("t", "t."+tt.object.pathCol, tt.object.idCol)
 	default:
