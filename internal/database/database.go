@@ -62,8 +62,11 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	// Every connection stays open once made: a fresh PostgreSQL backend plans its first
+	// statements slowly (its catalog caches are cold), so closing idle connections between
+	// bursts of load costs far more than keeping 20 backends.
 	sqldb.SetMaxOpenConns(20)
-	sqldb.SetMaxIdleConns(10)
+	sqldb.SetMaxIdleConns(20)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	bdb := bun.NewDB(sqldb, pgdialect.New())
 	db := &DB{DB: bdb, Reader: bdb, Dialect: Postgres}
