@@ -2,6 +2,7 @@
 // benchmark's data set into a Laatu database and drives load against GraphQL servers.
 //
 //	go run ./bench/peers load --database-url URL | --sqlite PATH [--docs-per-company N] [--out FILE]
+//	go run ./bench/peers run --laatu BIN --postgraphile BIN [--mode peers|scale|explain]
 package main
 
 import (
@@ -29,6 +30,8 @@ func main() {
 	switch os.Args[1] {
 	case "load":
 		err = load(ctx, os.Args[2:])
+	case "run":
+		err = runCmd(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage(os.Stdout)
 		return
@@ -44,7 +47,8 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
-  peers load --database-url URL | --sqlite PATH [flags]   load the benchmark data set (see load -h)`)
+  peers load --database-url URL | --sqlite PATH [flags]   load the benchmark data set (see load -h)
+  peers run --laatu BIN [--postgraphile BIN] [--mode peers|scale|explain] [flags]   the benchmark (see run -h; run.sh calls it)`)
 }
 
 // load migrates a database and loads a shape into it, then writes what a load test needs (the
