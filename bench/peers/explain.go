@@ -45,7 +45,7 @@ func explain(ctx context.Context, appURL string, stmts []stmt) (string, error) {
 			continue
 		}
 		n++
-		fmt.Fprintf(&b, "### Statement %d (connection %d)\n\n```sql\n%s\n```\n\n", n, s.Conn, shorten(q, 3000))
+		fmt.Fprintf(&b, "### Statement %d (connection %d)\n\n```sql\n%s\n```\n\n", n, s.Conn, shorten(q, 1500))
 		plan, err := explainOne(ctx, conn, settings[s.Conn], "EXPLAIN (ANALYZE, BUFFERS) ", q)
 		if err != nil && strings.Contains(err.Error(), "23505") {
 			// Replaying the audit's INSERT collides with the row it wrote: show its plan only.

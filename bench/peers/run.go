@@ -55,6 +55,7 @@ COMMIT;
 const (
 	dbLaatu  = "laatu_bench"
 	dbPGL    = "laatu_bench_pgl"
+	dbScale  = "laatu_bench_scale"
 	appRole  = "laatu_bench_app"
 	pglRole  = "laatu_bench_pgl_user"
 	jwtAud   = "postgraphile"
@@ -850,7 +851,7 @@ func runScale(ctx context.Context, o runOpts) (string, error) {
 	if err := ensureRoles(ctx, o); err != nil {
 		return "", err
 	}
-	defer dropDBs(o, dbLaatu)
+	defer dropDBs(o, dbScale)
 	type row struct {
 		store string
 		docs  int
@@ -873,10 +874,10 @@ func runScale(ctx context.Context, o runOpts) (string, error) {
 				err    error
 			)
 			if store == "PostgreSQL" {
-				if loaded, err = loadPG(ctx, o, dbLaatu, shape); err != nil {
+				if loaded, err = loadPG(ctx, o, dbScale, shape); err != nil {
 					return "", err
 				}
-				lp, lurl, err = startLaatu(o, fmt.Sprintf("laatu-pg-%d", docs), withDB(o.adminURL, dbLaatu, appRole), withDB(o.adminURL, dbLaatu, ""), "")
+				lp, lurl, err = startLaatu(o, fmt.Sprintf("laatu-pg-%d", docs), withDB(o.adminURL, dbScale, appRole), withDB(o.adminURL, dbScale, ""), "")
 			} else {
 				dataDir := filepath.Join(o.dir, fmt.Sprintf("sqlite-%d", docs))
 				if loaded, err = loadSQLite(ctx, filepath.Join(dataDir, "laatu.db"), shape); err != nil {
