@@ -300,6 +300,9 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	log  *os.File
+	// done is closed when the process has exited and been reaped.
+	done    chan struct{}
+	stopped bool
 }
 
 func start(name, dir string, env []string, bin string, args ...string) (*proc, error) {
@@ -315,24 +318,38 @@ func start(name, dir string, env []string, bin string, args ...string) (*proc, e
 		f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	return &proc{name: name, cmd: cmd, log: f}, nil
+	p := &proc{name: name, cmd: cmd, log: f, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	return p, nil
 }
 
+// exited reports whether the process has ended by itself.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop ends the server's process group: SIGTERM, then SIGKILL after 15 s. It is safe to call
+// twice; the group is signalled only while its leader has not been reaped, or (for a leader that
+// is gone) only once, so a reused PID is never signalled.
 func (p *proc) stop() {
-	if p == nil || p.cmd.Process == nil {
+	if p == nil || p.stopped {
 		return
 	}
+	p.stopped = true
+	defer p.log.Close()
 	pid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
+	_ = syscall.Kill(-pid, syscall.SIGTERM) // the group outlives a dead leader while workers remain
 	select {
-	case <-done:
+	case <-p.done:
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
+		<-p.done
 	}
-	p.log.Close()
 }
 
 // rss is the resident memory of the process and its descendants, in MiB.
@@ -393,7 +410,7 @@ func ready(ctx context.Context, p *proc, t target) error {
 	deadline := time.Now().Add(3 * time.Minute)
 	var last error
 	for time.Now().Before(deadline) {
-		if p.cmd.ProcessState != nil {
+		if p.exited() {
 			return fmt.Errorf("%s exited: see %s", p.name, p.log.Name())
 		}
 		if _, last = do(ctx, cl, t); last == nil {
