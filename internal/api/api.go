@@ -94,13 +94,15 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		if !graphql.HasOperationContext(ctx) || graphql.GetOperationContext(ctx).Operation == nil {
 			return capErrors(next(ctx), o.MaxErrors)
 		}
-		return capErrors(scope(ctx, o, next), o.MaxErrors)
+		resp := capErrors(scope(ctx, o, next), o.MaxErrors)
+		markUnavailable(ctx, resp)
+		return resp
 	})
 	srv.AroundFields(graph.MarkInternal)
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}
-	return readBody(getOnlyQueries(o.MaxTokens, withTimeout(o.Timeout, authenticate(o, srv))))
+	return readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout, authenticate(o, srv)))))
 }
 
 // answerDeadline answers a query or mutation whose deadline passed before it ran. gqlgen's
@@ -225,7 +227,7 @@ func errorResponse(ctx context.Context, err error) *graphql.Response {
 		err = cerr
 	}
 	if _, known := errs.As(err); !known {
-		err = &graph.Internal{Err: err}
+		err = graph.Classify(err)
 	}
 	return &graphql.Response{Errors: gqlerror.List{graph.ErrorPresenter(ctx, err)}}
 }
@@ -256,7 +258,14 @@ func authenticate(o Options, next http.Handler) http.Handler {
 			if err != nil && ctx.Err() != nil {
 				// The deadline passed (or the client left) while the session was looked up:
 				// answer like any operation stopped by its deadline, not as a server fault.
-				writeResponse(w, errorResponse(ctx, err))
+				resp := errorResponse(ctx, err)
+				markUnavailable(ctx, resp)
+				writeResponse(w, resp)
+				return
+			}
+			if err != nil && errs.KindOf(err) != errs.Unauthenticated && errs.IsUnavailable(err) {
+				zerolog.Ctx(ctx).Warn().Err(err).Msg("authenticate: database unavailable")
+				writeUnavailable(w, "the database is unavailable; try again")
 				return
 			}
 			if err != nil {
