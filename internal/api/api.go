@@ -42,6 +42,9 @@ type Options struct {
 	MaxTokens     int
 	MaxErrors     int
 	Timeout       time.Duration
+	// MaxInFlight and MaxInFlightPerCompany bound the queries and mutations served at once
+	// (0: no bound); see inFlight.
+	MaxInFlight, MaxInFlightPerCompany int
 	// Hooks plug later concerns (audit, subscriptions) into the operation scope.
 	Hooks Hooks
 	// Transports are added before the default ones (WebSocket, SSE), when set.
@@ -102,7 +105,8 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}
-	return readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout, authenticate(o, srv)))))
+	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany)
+	return caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout, authenticate(o, caps.tenant(srv)))))))
 }
 
 // answerDeadline answers a query or mutation whose deadline passed before it ran. gqlgen's
