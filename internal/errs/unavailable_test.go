@@ -31,13 +31,13 @@ func TestIsUnavailable(t *testing.T) {
 		{fmt.Errorf("query: %w", driver.ErrBadConn), true},
 		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
 		{fmt.Errorf("write: %w", syscall.ENOSPC), true},
-		{sqlState("53100"), true}, // disk_full
-		{sqlState("53300"), true}, // too_many_connections
-		{sqlState("57014"), true}, // statement_timeout
-		{sqlState("55P03"), true}, // lock_timeout
-		{sqlState("57P01"), true}, // admin_shutdown
-		{sqlState("08006"), true}, // connection_failure
-		{sqlState("40001"), true}, // serialization_failure
+		{sqlState("53100"), true},  // disk_full
+		{sqlState("53300"), true},  // too_many_connections
+		{sqlState("57014"), true},  // statement_timeout
+		{sqlState("55P03"), true},  // lock_timeout
+		{sqlState("57P01"), true},  // admin_shutdown
+		{sqlState("08006"), true},  // connection_failure
+		{sqlState("40001"), true},  // serialization_failure
 		{sqlState("23505"), false}, // unique_violation: the request's own fault
 		{sqlState("42P01"), false}, // undefined_table: a bug
 		{liteCode(5), true},        // SQLITE_BUSY
