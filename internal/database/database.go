@@ -58,10 +58,13 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	sqldb, err := sql.Open("postgres", dsn)
+	conn, err := newConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	// Connections that the server closes itself when the database does not answer a request
+	// stopped by its deadline (see AbandonAfter).
+	sqldb := sql.OpenDB(conn)
 	sqldb.SetMaxOpenConns(20)
 	sqldb.SetMaxIdleConns(10)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
