@@ -106,7 +106,8 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		srv.AroundFields(f)
 	}
 	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany)
-	return caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout, authenticate(o, caps.tenant(srv)))))))
+	return caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout,
+		withIdempotencyKey(authenticate(o, caps.tenant(srv))))))))
 }
 
 // answerDeadline answers a query or mutation whose deadline passed before it ran. gqlgen's
@@ -201,8 +202,28 @@ func scope(ctx context.Context, o Options, next graphql.ResponseHandler) *graphq
 	}
 	ctx = txCtx
 	defer op.Rollback()
+	key := keyOf(ctx, !readOnly)
+	if key != "" {
+		replay, err := claim(ctx, o.Store, key)
+		if err != nil {
+			return errorResponse(ctx, err)
+		}
+		if replay != nil {
+			return replay // the first answer; the transaction changed nothing and rolls back
+		}
+	}
 	ctx = dataloaders.NewContext(ctx, dataloaders.New(o.Store))
-	run := func(ctx context.Context) *graphql.Response { return next(ctx) }
+	run := func(ctx context.Context) *graphql.Response {
+		resp := next(ctx)
+		if key != "" {
+			if err := save(ctx, o.Store, key, resp); err != nil {
+				// Not committed without its stored answer: a retry must not run it twice.
+				op.Rollback()
+				return errorResponse(ctx, err)
+			}
+		}
+		return resp
+	}
 	var resp *graphql.Response
 	if o.Hooks.Scope != nil {
 		resp, err = o.Hooks.Scope(ctx, func(ctx context.Context) *graphql.Response {

@@ -98,8 +98,9 @@ func NewWith(t testing.TB, db *testdb.DB, appOpts []app.Option, opts ...Option) 
 
 // Response is a GraphQL response.
 type Response struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []Error         `json:"errors"`
+	Data       json.RawMessage `json:"data"`
+	Errors     []Error         `json:"errors"`
+	Extensions map[string]any  `json:"extensions"`
 	// Status is the HTTP status.
 	Status int `json:"-"`
 	// Header is the HTTP response's header.
