@@ -27,7 +27,8 @@ type idempotencyKey struct{}
 func withIdempotencyKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get(IdempotencyHeader)
-		if key == "" {
+		// A stream's upgrade request would give one key to every operation on the socket.
+		if key == "" || isStream(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
