@@ -122,7 +122,9 @@ func openStore(ctx context.Context, cfg config.Config, log zerolog.Logger, migra
 			return nil, err
 		}
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	limits := database.SessionLimits{StatementTimeout: cfg.DBStatementTimeout, LockTimeout: cfg.DBLockTimeout,
+		IdleInTransactionTimeout: cfg.DBIdleInTransactionTimeout}
+	db, err := database.Open(ctx, database.WithSessionLimits(cfg.DatabaseURL, limits), cfg.SQLitePath())
 	if err != nil {
 		return nil, err
 	}

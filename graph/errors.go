@@ -27,10 +27,19 @@ func MarkInternal(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := next(ctx)
 	if err != nil {
 		if _, known := errs.As(err); !known && !isInternal(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			err = &Internal{Err: err}
+			err = Classify(err)
 		}
 	}
 	return res, err
+}
+
+// Classify gives an error without a kind the one it has: UNAVAILABLE when the database or the
+// way to it failed (errs.IsUnavailable), else Internal (masked and logged).
+func Classify(err error) error {
+	if errs.IsUnavailable(err) {
+		return errs.Unavailablef(err, "the database is unavailable; try again")
+	}
+	return &Internal{Err: err}
 }
 
 func isInternal(err error) bool {
@@ -46,7 +55,16 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 	if gqlErr.Extensions == nil {
 		gqlErr.Extensions = map[string]any{}
 	}
+	if cerr := ctx.Err(); cerr != nil && (isInternal(err) || errs.KindOf(err) == errs.Unavailable) {
+		// Past the deadline, or with the client gone, a driver's complaint (a canceled
+		// statement, a closed connection) is only a consequence: report the cause, and do not
+		// log a client that hung up as a server fault.
+		err = cerr
+	}
 	if e, ok := errs.As(err); ok && e.Kind != errs.Internal {
+		if e.Kind == errs.Unavailable {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("path", gqlErr.Path.String()).Msg("unavailable")
+		}
 		gqlErr.Message = e.Message
 		gqlErr.Extensions["code"] = string(e.Kind)
 		if e.Field != "" {
@@ -60,11 +78,13 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		gqlErr.Message = "the request took too long and was stopped"
-		gqlErr.Extensions["code"] = string(errs.Internal)
+		gqlErr.Extensions["code"] = string(errs.Unavailable)
+		gqlErr.Extensions["retryAfterSeconds"] = int(errs.RetryAfterUnavailable.Seconds())
 		return gqlErr
 	case errors.Is(err, context.Canceled):
+		// The client went away (or the server is stopping): nobody is likely to read this.
 		gqlErr.Message = "the request was canceled"
-		gqlErr.Extensions["code"] = string(errs.Internal)
+		gqlErr.Extensions["code"] = string(errs.Unavailable)
 		return gqlErr
 	case isInternal(err) || errs.KindOf(err) == errs.Internal && isKnownInternal(err):
 		zerolog.Ctx(ctx).Error().Err(err).Str("path", gqlErr.Path.String()).Msg("internal error")

@@ -42,6 +42,9 @@ type Options struct {
 	MaxTokens     int
 	MaxErrors     int
 	Timeout       time.Duration
+	// MaxInFlight and MaxInFlightPerCompany bound the queries and mutations served at once
+	// (0: no bound); see inFlight.
+	MaxInFlight, MaxInFlightPerCompany int
 	// Hooks plug later concerns (audit, subscriptions) into the operation scope.
 	Hooks Hooks
 	// Transports are added before the default ones (WebSocket, SSE), when set.
@@ -94,14 +97,18 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		if !graphql.HasOperationContext(ctx) || graphql.GetOperationContext(ctx).Operation == nil {
 			return capErrors(next(ctx), o.MaxErrors)
 		}
-		return capErrors(scope(ctx, o, next), o.MaxErrors)
+		resp := capErrors(scope(ctx, o, next), o.MaxErrors)
+		markUnavailable(ctx, resp)
+		return resp
 	})
 	srv.AroundFields(graph.MarkInternal)
 	srv.AroundFields(dataloaders.Active)
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}
-	return readBody(getOnlyQueries(o.MaxTokens, withTimeout(o.Timeout, authenticate(o, srv))))
+	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany)
+	return caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout,
+		withIdempotencyKey(authenticate(o, caps.tenant(srv))))))))
 }
 
 // answerDeadline answers a query or mutation whose deadline passed before it ran. gqlgen's
@@ -194,8 +201,28 @@ func scope(ctx context.Context, o Options, next graphql.ResponseHandler) *graphq
 	}
 	ctx = txCtx
 	defer op.Rollback()
+	key := keyOf(ctx, !readOnly)
+	if key != "" {
+		replay, err := claim(ctx, o.Store, key)
+		if err != nil {
+			return errorResponse(ctx, err)
+		}
+		if replay != nil {
+			return replay // the first answer; the transaction changed nothing and rolls back
+		}
+	}
 	ctx = dataloaders.NewContext(ctx, dataloaders.New(o.Store))
-	run := func(ctx context.Context) *graphql.Response { return next(ctx) }
+	run := func(ctx context.Context) *graphql.Response {
+		resp := next(ctx)
+		if key != "" {
+			if err := save(ctx, o.Store, key, resp); err != nil {
+				// Not committed without its stored answer: a retry must not run it twice.
+				op.Rollback()
+				return errorResponse(ctx, err)
+			}
+		}
+		return resp
+	}
 	var resp *graphql.Response
 	if o.Hooks.Scope != nil {
 		resp, err = o.Hooks.Scope(ctx, func(ctx context.Context) *graphql.Response {
@@ -224,7 +251,7 @@ func errorResponse(ctx context.Context, err error) *graphql.Response {
 		err = cerr
 	}
 	if _, known := errs.As(err); !known {
-		err = &graph.Internal{Err: err}
+		err = graph.Classify(err)
 	}
 	return &graphql.Response{Errors: gqlerror.List{graph.ErrorPresenter(ctx, err)}}
 }
@@ -255,7 +282,14 @@ func authenticate(o Options, next http.Handler) http.Handler {
 			if err != nil && ctx.Err() != nil {
 				// The deadline passed (or the client left) while the session was looked up:
 				// answer like any operation stopped by its deadline, not as a server fault.
-				writeResponse(w, errorResponse(ctx, err))
+				resp := errorResponse(ctx, err)
+				markUnavailable(ctx, resp)
+				writeResponse(w, resp)
+				return
+			}
+			if err != nil && errs.KindOf(err) != errs.Unauthenticated && errs.IsUnavailable(err) {
+				zerolog.Ctx(ctx).Warn().Err(err).Msg("authenticate: database unavailable")
+				writeUnavailable(w, "the database is unavailable; try again")
 				return
 			}
 			if err != nil {

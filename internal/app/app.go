@@ -168,6 +168,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		Store: store, Auth: authn, Logger: log, Introspection: cfg.Playground,
 		Limits:    api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases, OnceFields: []string{"login"}},
 		MaxTokens: cfg.MaxTokens, MaxErrors: cfg.MaxErrors, Timeout: cfg.RequestTimeout,
+		MaxInFlight: cfg.MaxInFlight, MaxInFlightPerCompany: cfg.MaxInFlightPerCompany,
 		Hooks:      hooks,
 		Transports: subs.Transports(),
 	})

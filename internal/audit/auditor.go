@@ -317,7 +317,7 @@ func (a *Auditor) Scope(ctx context.Context, next func(ctx context.Context) *gra
 	resp := next(WithCollector(ctx, c))
 	flushing = true
 	if err := a.flush(ctx, c, true); err != nil {
-		return nil, errs.Wrap(errs.Internal, err, "the audit log is unavailable; nothing was sent")
+		return nil, errs.Fault(err, "the audit log is unavailable; nothing was sent")
 	}
 	return resp, nil
 }

@@ -90,7 +90,7 @@ func (t *Tail) Begin(ctx context.Context) error {
 	err := t.a.Record(ctx, Event{CompanyID: t.company, Action: ActionView, ObjectType: ObjectAuditLog,
 		ObjectID: t.company, Fields: []Field{{Field: FieldTail}}})
 	if err != nil {
-		return errs.Wrap(errs.Internal, err, "the audit log is unavailable")
+		return errs.Fault(err, "the audit log is unavailable")
 	}
 	// Read after the start is durable: the tail does not hand its own start over.
 	err = readTx(ctx, t.a.db, t.company, func(ctx context.Context, tx bun.Tx) error {

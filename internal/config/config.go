@@ -57,6 +57,17 @@ type Config struct {
 	MaxTokens      int
 	MaxErrors      int
 
+	// Database session limits (PostgreSQL), sent with each connection's startup so that they
+	// cost no round trip: a statement, a wait for a lock, and a transaction left idle end there.
+	DBStatementTimeout         time.Duration
+	DBLockTimeout              time.Duration
+	DBIdleInTransactionTimeout time.Duration
+	// MaxInFlight bounds the queries and mutations served at once by this instance, and
+	// MaxInFlightPerCompany those of one company (or one guest), so that one tenant cannot take
+	// the whole connection pool; excess requests get UNAVAILABLE at once instead of queueing.
+	MaxInFlight           int
+	MaxInFlightPerCompany int
+
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
 	MaxHashing      int
@@ -121,7 +132,12 @@ func Settings() []Setting {
 		{"max-errors", "LAATU_MAX_ERRORS", "20", "most errors returned in one response", intv(func(c *Config) *int { return &c.MaxErrors })},
 		{"session-idle", "LAATU_SESSION_IDLE", "2h", "a session ends after this long unused", duration(func(c *Config) *time.Duration { return &c.SessionIdle })},
 		{"session-absolute", "LAATU_SESSION_ABSOLUTE", "168h", "a session ends this long after login, used or not", duration(func(c *Config) *time.Duration { return &c.SessionAbsolute })},
-		{"max-hashing", "LAATU_MAX_HASHING", "4", "most password hashes computed at once (more wait, then RATE_LIMITED)", intv(func(c *Config) *int { return &c.MaxHashing })},
+		{"max-hashing", "LAATU_MAX_HASHING", "0", "most password hashes computed at once (0: one per CPU core; more wait, then RATE_LIMITED)", intv(func(c *Config) *int { return &c.MaxHashing })},
+		{"max-in-flight", "LAATU_MAX_IN_FLIGHT", "100", "most queries and mutations served at once by this instance (more get UNAVAILABLE at once)", positive(func(c *Config) *int { return &c.MaxInFlight })},
+		{"max-in-flight-per-company", "LAATU_MAX_IN_FLIGHT_PER_COMPANY", "12", "most queries and mutations of one company (or one guest) served at once (more get UNAVAILABLE at once)", positive(func(c *Config) *int { return &c.MaxInFlightPerCompany })},
+		{"db-statement-timeout", "LAATU_DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
+		{"db-lock-timeout", "LAATU_DB_LOCK_TIMEOUT", "5s", "PostgreSQL lock_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBLockTimeout })},
+		{"db-idle-in-transaction-timeout", "LAATU_DB_IDLE_IN_TRANSACTION_TIMEOUT", "30s", "PostgreSQL idle_in_transaction_session_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBIdleInTransactionTimeout })},
 		{"max-stream-conns-per-user", "LAATU_MAX_STREAM_CONNS_PER_USER", "50", "most live WebSocket and SSE connections of one user on one instance (more close with 4429)", positive(func(c *Config) *int { return &c.MaxStreamConnsPerUser })},
 		{"max-subscriptions-per-socket", "LAATU_MAX_SUBSCRIPTIONS_PER_SOCKET", "100", "most subscriptions at once on one WebSocket (more are refused with RATE_LIMITED)", positive(func(c *Config) *int { return &c.MaxSubscriptionsPerWS })},
 		{"stream-buffer", "LAATU_STREAM_BUFFER", "16", "events a subscription may fall behind before it ends with RATE_LIMITED", positive(func(c *Config) *int { return &c.StreamBuffer })},
@@ -177,7 +193,8 @@ func (c *Config) validate() error {
 			problems = append(problems, fmt.Errorf("--%s must be positive", d.name))
 		}
 	}
-	if c.MaxBodyBytes < 1024 || c.MaxDepth < 2 || c.MaxComplexity < 1 || c.MaxAliases < 1 || c.MaxTokens < 100 || c.MaxErrors < 1 || c.MaxHashing < 1 {
+	if c.MaxBodyBytes < 1024 || c.MaxDepth < 2 || c.MaxComplexity < 1 || c.MaxAliases < 1 || c.MaxTokens < 100 || c.MaxErrors < 1 || c.MaxHashing < 0 ||
+		c.DBStatementTimeout < 0 || c.DBLockTimeout < 0 || c.DBIdleInTransactionTimeout < 0 {
 		problems = append(problems, errors.New("limits must be positive (max-body-bytes at least 1024, max-tokens at least 100)"))
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {

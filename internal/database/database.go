@@ -58,10 +58,13 @@ func Open(ctx context.Context, url, sqlitePath string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	sqldb, err := sql.Open("postgres", dsn)
+	conn, err := newConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	// Connections that the server closes itself when the database does not answer a request
+	// stopped by its deadline (see AbandonAfter).
+	sqldb := sql.OpenDB(conn)
 	// Every connection stays open once made: a fresh PostgreSQL backend plans its first
 	// statements slowly (its catalog caches are cold), so closing idle connections between
 	// bursts of load costs far more than keeping 20 backends.

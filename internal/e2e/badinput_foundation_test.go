@@ -470,8 +470,9 @@ func TestFoundationModes(t *testing.T) {
 	}
 	res = prod.Do(t, testserver.Request{Query: `{ folders { totalCount } }`, Token: token}, nil)
 	fSafe(t, res)
-	if len(res.Errors) == 0 || res.Errors[0].Code() != "INTERNAL" {
-		t.Errorf("a query without the database: %d %+v", res.Status, res.Errors)
+	if len(res.Errors) == 0 || res.Errors[0].Code() != "UNAVAILABLE" || res.Status != 503 || res.Header.Get("Retry-After") == "" {
+		t.Errorf("a query without the database: %d %+v (Retry-After %q), want 503 UNAVAILABLE with Retry-After",
+			res.Status, res.Errors, res.Header.Get("Retry-After"))
 	}
 }
 
@@ -488,8 +489,11 @@ func TestFoundationRequestTimeout(t *testing.T) {
 	const create = `mutation { createFolder(input: {name: "Too late"}) { id } }`
 	wantStopped := func(t *testing.T, res *testserver.Response) {
 		t.Helper()
-		if e := fOne(t, res, "INTERNAL"); !strings.Contains(e.Message, "too long") {
+		if e := fOne(t, res, "UNAVAILABLE"); !strings.Contains(e.Message, "too long") {
 			t.Errorf("message %q", e.Message)
+		}
+		if res.Status != 503 || res.Header.Get("Retry-After") == "" {
+			t.Errorf("status %d, Retry-After %q; want 503 with Retry-After", res.Status, res.Header.Get("Retry-After"))
 		}
 	}
 

@@ -22,7 +22,10 @@ const (
 	BadUserInput    Kind = "BAD_USER_INPUT"
 	Conflict        Kind = "CONFLICT"
 	RateLimited     Kind = "RATE_LIMITED"
-	Internal        Kind = "INTERNAL"
+	// Unavailable is a failure of the database or of the server's capacity (unreachable,
+	// timed out, overloaded, out of disk), not of the request: safe to retry after a while.
+	Unavailable Kind = "UNAVAILABLE"
+	Internal    Kind = "INTERNAL"
 )
 
 // Error is an error of a known kind whose Message is safe to show to the client.
@@ -31,7 +34,7 @@ type Error struct {
 	Message string
 	// Field names the input field at fault, for BAD_USER_INPUT.
 	Field string
-	// RetryAfter hints when a RATE_LIMITED request may be tried again.
+	// RetryAfter hints when a RATE_LIMITED or UNAVAILABLE request may be tried again.
 	RetryAfter time.Duration
 	// Err is the underlying cause; it is logged, never shown.
 	Err error
@@ -60,6 +63,7 @@ var (
 	ErrBadUserInput    = &Error{Kind: BadUserInput}
 	ErrConflict        = &Error{Kind: Conflict}
 	ErrRateLimited     = &Error{Kind: RateLimited}
+	ErrUnavailable     = &Error{Kind: Unavailable}
 )
 
 // New returns an error of kind k with a client-safe message.

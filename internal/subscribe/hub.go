@@ -212,7 +212,7 @@ func (h *Hub) Handler(next http.Handler) http.Handler {
 		if !h.open(c) {
 			cancel(nil)
 			w.Header().Set("Retry-After", "1")
-			httpx.WriteJSONError(w, http.StatusServiceUnavailable, errs.Internal, "the server is shutting down; connect again")
+			httpx.WriteJSONError(w, http.StatusServiceUnavailable, errs.Unavailable, "the server is shutting down; connect again")
 			return
 		}
 		defer func() {

@@ -98,10 +98,13 @@ func NewWith(t testing.TB, db *testdb.DB, appOpts []app.Option, opts ...Option) 
 
 // Response is a GraphQL response.
 type Response struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []Error         `json:"errors"`
+	Data       json.RawMessage `json:"data"`
+	Errors     []Error         `json:"errors"`
+	Extensions map[string]any  `json:"extensions"`
 	// Status is the HTTP status.
 	Status int `json:"-"`
+	// Header is the HTTP response's header.
+	Header http.Header `json:"-"`
 }
 
 // Error is one GraphQL error.
@@ -178,7 +181,7 @@ func (s *Server) send(t testing.TB, hr *http.Request, into any) *Response {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := &Response{Status: res.StatusCode}
+	out := &Response{Status: res.StatusCode, Header: res.Header}
 	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatalf("response is not JSON (status %d): %s", res.StatusCode, raw)
 	}
