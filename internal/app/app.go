@@ -157,7 +157,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	hooks.Scope = subs.Scope(hooks.Scope)
 	gql := api.New(schema, api.Options{
 		Store: store, Auth: authn, Logger: log, Introspection: cfg.Playground,
-		Limits:    api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases, OnceFields: []string{"login"}},
+		Limits: api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
+			MaxListItems: storage.MaxPageSize, OnceFields: []string{"login"}},
 		MaxTokens: cfg.MaxTokens, MaxErrors: cfg.MaxErrors, Timeout: cfg.RequestTimeout,
 		Hooks:      hooks,
 		Transports: subs.Transports(),
