@@ -112,7 +112,9 @@ func TestSecurityJSONCharset(t *testing.T) {
 			r.Header.Set("Accept", "application/graphql-response+json")
 			return http.DefaultClient.Do(r)
 		},
-		"GET":     func() (*http.Response, error) { return http.Get(s.URL + "/graphql?query=" + url.QueryEscape("{ viewer { level } }")) },
+		"GET": func() (*http.Response, error) {
+			return http.Get(s.URL + "/graphql?query=" + url.QueryEscape("{ viewer { level } }"))
+		},
 		"bad GET": func() (*http.Response, error) { return http.Get(s.URL + "/graphql?query=%zz") },
 		"healthz": func() (*http.Response, error) { return http.Get(s.URL + "/healthz") },
 	} {
@@ -124,5 +126,50 @@ func TestSecurityJSONCharset(t *testing.T) {
 		if ct := res.Header.Get("Content-Type"); !strings.HasSuffix(ct, "; charset=utf-8") || !strings.Contains(ct, "json") {
 			t.Errorf("%s: Content-Type %q", name, ct)
 		}
+	}
+}
+
+// TestSecurityDeniedWritesAudited: a denied write on an existing object of a company leaves an
+// ACCESS_DENIED event that the company's ADMINs read, whoever tried: a guest writing to objects
+// it cannot see (it has no active company), a member writing above its level.
+func TestSecurityDeniedWritesAudited(t *testing.T) {
+	t.Parallel()
+	s := testserver.New(t)
+	admin := s.Login(t, "admin@acme.test")
+	guest := s.Login(t, "guest@partner.test")
+	member := s.Login(t, "member@acme.test")
+	folders := fFolders(t, s, admin)
+	hidden := folders["HR & Safety"]
+	var docs struct {
+		Documents struct{ Nodes []struct{ ID string } }
+	}
+	fOK(t, s, admin, `query($f: ID) { documents(filter: {folderId: $f}) { nodes { id } } }`, map[string]any{"f": hidden}, &docs)
+	if hidden == "" || len(docs.Documents.Nodes) == 0 {
+		t.Fatal("no document in the restricted demo folder")
+	}
+	doc := docs.Documents.Nodes[0].ID
+	writes := []struct {
+		who, query string
+		vars       map[string]any
+		object     string
+	}{
+		{guest, `mutation($id: ID!) { updateDocument(id: $id, input: {expectedVersion: 1, title: "x"}) { id } }`, map[string]any{"id": doc}, doc},
+		{guest, `mutation($id: ID!) { deleteDocument(id: $id) { id } }`, map[string]any{"id": doc}, doc},
+		{guest, `mutation($id: ID!) { updateFolder(id: $id, input: {name: "x"}) { id } }`, map[string]any{"id": hidden}, hidden},
+		{member, `mutation($id: ID!) { restoreDocument(id: $id) { id } }`, map[string]any{"id": doc}, doc},
+	}
+	for _, w := range writes {
+		res := s.Do(t, testserver.Request{Query: w.query, Variables: w.vars, Token: w.who}, nil)
+		if len(res.Errors) == 0 {
+			t.Fatalf("%s was allowed", w.query)
+		}
+	}
+	for _, w := range writes[:3] {
+		if n := len(aeEvents(t, s, admin, map[string]any{"action": "ACCESS_DENIED", "object": w.object, "actor": aeViewer(t, s, guest)})); n == 0 {
+			t.Errorf("no ACCESS_DENIED event in Acme for the guest's %s", w.query)
+		}
+	}
+	if n := len(aeEvents(t, s, admin, map[string]any{"action": "ACCESS_DENIED", "object": doc, "actor": aeViewer(t, s, member)})); n == 0 {
+		t.Error("no ACCESS_DENIED event for a MEMBER's restoreDocument")
 	}
 }
