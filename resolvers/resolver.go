@@ -74,7 +74,7 @@ func permissions(ctx context.Context, o storage.Object, companyID string) (*mode
 		return nil, err
 	}
 	p := access.FromContext(ctx)
-	share := r.AtLeast(access.Manage) || (r.AtLeast(access.Edit) && p.LevelIn(companyID).AtLeast(access.Manager))
+	share := access.CanShare(p, companyID, r, access.View)
 	return &model.Permissions{
 		View: r.AtLeast(access.View), Edit: r.AtLeast(access.Edit), Manage: r.AtLeast(access.Manage),
 		Share: share, Delete: r.AtLeast(access.Manage),

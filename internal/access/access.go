@@ -206,6 +206,26 @@ func MaySign(f SignFacts) bool {
 	return f.Signer && f.Right.AtLeast(View) && f.Open && !f.Signed
 }
 
+// CanShare reports whether a principal whose effective right (Can) on an object of companyID is
+// right may share that object with someone else at level. It is the one sharing rule, used by
+// the share and unshare mutations (storage) and by viewerCan.share:
+//   - nobody shares what it cannot view;
+//   - a holder of MANAGE (an ADMIN, the owner while a member, or a grantee of MANAGE) shares up
+//     to its own right;
+//   - a MANAGER of the object's company, acting in it, shares what it may edit, up to MANAGE
+//     (managers share outside: DESIGN.md).
+//
+// Membership counts in the active company only, as in Can.
+func CanShare(p *Principal, companyID string, right, level Right) bool {
+	switch {
+	case !level.Valid() || !right.AtLeast(View):
+		return false
+	case p.System(), right.AtLeast(Manage) && right.AtLeast(level):
+		return true
+	}
+	return companyID != "" && companyID == p.CompanyID && p.Level.AtLeast(Manager) && right.AtLeast(Edit)
+}
+
 // Expired reports whether a grant with this expiry no longer counts at now.
 func Expired(expiresAt *time.Time, now time.Time) bool {
 	return expiresAt != nil && !expiresAt.After(now)

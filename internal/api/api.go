@@ -22,6 +22,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/laatu/laatu/dataloaders"
 	"github.com/laatu/laatu/graph"
@@ -77,7 +79,11 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
+		// gqlgen's switch covers fields and leaf selections; the other rules that suggest
+		// names (arguments, types, input fields, enum values) are swapped here, so that a
+		// server without introspection tells nothing of the schema the query did not name.
 		srv.SetDisableSuggestion(true)
+		srv.SetValidationRulesFn(rulesWithoutSuggestions)
 		srv.AroundFields(introspectionOff)
 	}
 	srv.Use(o.Limits)
@@ -107,8 +113,46 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		srv.AroundFields(f)
 	}
 	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany)
-	return caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout,
-		withIdempotencyKey(authenticate(o, caps.tenant(srv))))))))
+	return withCharset(caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout,
+		withIdempotencyKey(authenticate(o, caps.tenant(srv)))))))))
+}
+
+// withCharset names the charset of gqlgen's JSON answers, whose transports send the bare media
+// type (application/json or application/graphql-response+json). Streams are left alone: their
+// writers must stay what net/http made them (hijackable, flushable).
+func withCharset(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isStream(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&charsetWriter{ResponseWriter: w}, r)
+	})
+}
+
+type charsetWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *charsetWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *charsetWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.wrote = true
+		h := w.Header()
+		if ct := h.Get("Content-Type"); (ct == "application/json" || ct == "application/graphql-response+json") && !strings.Contains(ct, "charset") {
+			h.Set("Content-Type", ct+"; charset=utf-8")
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *charsetWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // answerDeadline answers a query or mutation whose deadline passed before it ran. gqlgen's
@@ -124,6 +168,21 @@ func answerDeadline(next graphql.ResponseHandler) graphql.ResponseHandler {
 		answered = true
 		return next(ctx)
 	}
+}
+
+// rulesWithoutSuggestions are gqlparser's rules with every rule that answers "Did you mean"
+// replaced by its variant without suggestions.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, quiet := range []core.Rule{
+		rules.KnownArgumentNamesRuleWithoutSuggestions,
+		rules.KnownTypeNamesRuleWithoutSuggestions,
+		rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+	} {
+		r.RemoveRule(strings.TrimSuffix(quiet.Name, "WithoutSuggestions"))
+		r.AddRule(quiet.Name, quiet.RuleFunc)
+	}
+	return r
 }
 
 // introspectionOff gives introspection a clear refusal where it is disabled: gqlgen refuses
@@ -311,7 +370,7 @@ func authenticate(o Options, next http.Handler) http.Handler {
 
 // writeResponse writes a GraphQL response outside gqlgen's transports, as they would.
 func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", httpx.JSONContentType)
 	_ = json.NewEncoder(w).Encode(resp)
 }
 

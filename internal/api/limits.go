@@ -20,6 +20,9 @@ type Limits struct {
 	MaxDepth      int
 	MaxComplexity int
 	MaxAliases    int
+	// MaxListItems caps every list in the operation's arguments and variables, nested ones
+	// included, so that one argument cannot carry more work than a page holds.
+	MaxListItems int
 	// OnceFields may appear at most once per operation (login: aliases must not multiply
 	// password attempts).
 	OnceFields []string
@@ -42,6 +45,12 @@ func (l Limits) MutateOperationContext(ctx context.Context, oc *graphql.Operatio
 		return nil
 	}
 	m := measure{vars: oc.Variables, once: map[string]int{}}
+	if err := checkValues(oc.Variables, l.MaxListItems); err != nil {
+		return err
+	}
+	if err := checkLiterals(oc.Operation, l.MaxListItems); err != nil {
+		return err
+	}
 	cost := m.selections(oc.Operation.SelectionSet, 1)
 	for _, name := range l.OnceFields {
 		if m.once[name] > 1 {
@@ -79,14 +88,15 @@ func (m *measure) selections(set ast.SelectionSet, depth int) int {
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
+			// An alias multiplies work whatever it names: __typename's too.
+			if s.Alias != "" && s.Alias != s.Name {
+				m.aliases++
+			}
 			if strings.HasPrefix(s.Name, "__") {
 				continue // introspection: allowed only where enabled, and bounded by the schema
 			}
 			if depth == 1 {
 				m.once[s.Name]++
-			}
-			if s.Alias != "" && s.Alias != s.Name {
-				m.aliases++
 			}
 			if depth > m.maxDepth {
 				m.maxDepth = depth
@@ -121,4 +131,126 @@ func (m *measure) multiplier(f *ast.Field) int {
 		return storage.DefaultPageSize
 	}
 	return 1
+}
+
+// checkValues refuses variable values holding a list longer than maxItems or a string with a
+// NUL byte (which PostgreSQL refuses to store, and no text of Laatu's needs), before any
+// resolver turns them into work or a query.
+func checkValues(v any, maxItems int) *gqlerror.Error {
+	switch v := v.(type) {
+	case string:
+		if strings.IndexByte(v, 0) >= 0 {
+			return nulError()
+		}
+	case []any:
+		if maxItems > 0 && len(v) > maxItems {
+			return listError(len(v), maxItems)
+		}
+		for _, e := range v {
+			if err := checkValues(e, maxItems); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if strings.IndexByte(k, 0) >= 0 {
+				return nulError()
+			}
+			if err := checkValues(e, maxItems); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkLiterals applies checkValues' rules to the values written in the operation itself
+// (variables are checked as values): arguments of fields and directives, and variables'
+// defaults, in the operation and every fragment it uses.
+func checkLiterals(op *ast.OperationDefinition, maxItems int) *gqlerror.Error {
+	var check func(v *ast.Value) *gqlerror.Error
+	check = func(v *ast.Value) *gqlerror.Error {
+		if v == nil {
+			return nil
+		}
+		switch v.Kind {
+		case ast.StringValue, ast.BlockValue:
+			if strings.IndexByte(v.Raw, 0) >= 0 {
+				return nulError()
+			}
+		case ast.ListValue:
+			if maxItems > 0 && len(v.Children) > maxItems {
+				return listError(len(v.Children), maxItems)
+			}
+		}
+		for _, c := range v.Children {
+			if err := check(c.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	args := func(list ast.ArgumentList) *gqlerror.Error {
+		for _, a := range list {
+			if err := check(a.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	dirs := func(list ast.DirectiveList) *gqlerror.Error {
+		for _, d := range list {
+			if err := args(d.Arguments); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	seen := map[*ast.FragmentDefinition]bool{}
+	var walk func(set ast.SelectionSet) *gqlerror.Error
+	walk = func(set ast.SelectionSet) *gqlerror.Error {
+		for _, sel := range set {
+			var err *gqlerror.Error
+			switch s := sel.(type) {
+			case *ast.Field:
+				if err = args(s.Arguments); err == nil {
+					if err = dirs(s.Directives); err == nil {
+						err = walk(s.SelectionSet)
+					}
+				}
+			case *ast.InlineFragment:
+				if err = dirs(s.Directives); err == nil {
+					err = walk(s.SelectionSet)
+				}
+			case *ast.FragmentSpread:
+				if err = dirs(s.Directives); err == nil && s.Definition != nil && !seen[s.Definition] {
+					seen[s.Definition] = true
+					err = walk(s.Definition.SelectionSet)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, v := range op.VariableDefinitions {
+		if err := check(v.DefaultValue); err != nil {
+			return err
+		}
+	}
+	if err := dirs(op.Directives); err != nil {
+		return err
+	}
+	return walk(op.SelectionSet)
+}
+
+func listError(n, maxItems int) *gqlerror.Error {
+	return limitError("a list argument holds %d items; the limit is %d", n, maxItems)
+}
+
+func nulError() *gqlerror.Error {
+	e := gqlerror.Errorf("a string argument holds a NUL byte, which no text may contain")
+	e.Extensions = map[string]any{"code": string(errs.BadUserInput)}
+	return e
 }

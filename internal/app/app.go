@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/laatu/laatu/graph"
 	"github.com/laatu/laatu/internal/access"
@@ -147,12 +148,40 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		},
 		// An id the caller may not see is recorded in the caller's own company: row-level
 		// security hides other companies' rows from the server's role, so their owner is unknown.
+		// A write is recorded in the company that holds the object, looked for among those
+		// the caller belongs to or holds grants in, so that a guest's probing shows there too.
 		Probed: func(ctx context.Context, id string) {
 			company := access.FromContext(ctx).CompanyID
+			if isMutation(ctx) {
+				if co, err := store.ProbedCompany(ctx, id); err != nil {
+					zerolog.Ctx(ctx).Error().Err(err).Msg("audit access denied")
+				} else if co != "" {
+					company = co
+				}
+			}
 			if company == "" {
 				company = audit.NoCompany
 			}
 			denied(ctx, company, "", id, "not found or not visible")
+		},
+		DeniedWrite: func(ctx context.Context, ids []string) {
+			p := access.FromContext(ctx)
+			if len(ids) == 0 && p.CompanyID != "" {
+				denied(ctx, p.CompanyID, "COMPANY", p.CompanyID, "insufficient level")
+			}
+			for _, id := range ids {
+				company, err := store.ProbedCompany(ctx, id)
+				if err != nil {
+					zerolog.Ctx(ctx).Error().Err(err).Msg("audit access denied")
+				}
+				if company == "" {
+					company = p.CompanyID
+				}
+				if company == "" {
+					company = audit.NoCompany
+				}
+				denied(ctx, company, "", id, "insufficient level")
+			}
 		},
 	}
 	schema := graph.NewExecutableSchema(graph.Config{
@@ -166,7 +195,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	hooks.Scope = subs.Scope(hooks.Scope)
 	gql := api.New(schema, api.Options{
 		Store: store, Auth: authn, Logger: log, Introspection: cfg.Playground,
-		Limits:    api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases, OnceFields: []string{"login"}},
+		Limits: api.Limits{MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
+			MaxListItems: storage.MaxPageSize, OnceFields: []string{"login"}},
 		MaxTokens: cfg.MaxTokens, MaxErrors: cfg.MaxErrors, Timeout: cfg.RequestTimeout,
 		MaxInFlight: cfg.MaxInFlight, MaxInFlightPerCompany: cfg.MaxInFlightPerCompany,
 		Hooks:      hooks,
@@ -360,4 +390,12 @@ func httpHandler(cfg config.Config, log zerolog.Logger, store *storage.Store, gq
 		crossOrigin,
 		httpx.MaxBytes(cfg.MaxBodyBytes),
 	), nil
+}
+
+func isMutation(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	return op != nil && op.Operation == ast.Mutation
 }

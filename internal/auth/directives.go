@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/laatu/laatu/dataloaders"
 	"github.com/laatu/laatu/internal/access"
@@ -22,6 +23,10 @@ type Directives struct {
 	// companies' rows from the server's own role). The audit log records the attempt in the
 	// caller's company, so that its ADMINs see probing.
 	Probed func(ctx context.Context, id string)
+	// DeniedWrite, when set, is told about mutations refused for the caller's level (@auth),
+	// with the ids the mutation names (none for a write on the company itself), so that every
+	// denied write leaves a trace for the company's ADMINs.
+	DeniedWrite func(ctx context.Context, ids []string)
 }
 
 // Auth admits a logged-in caller; with a level, only a member of the active company at that
@@ -32,9 +37,35 @@ func (d *Directives) Auth(ctx context.Context, obj any, next graphql.Resolver, l
 		return nil, errs.New(errs.Unauthenticated, "log in first")
 	}
 	if level != nil && !p.Level.AtLeast(*level) {
+		if d.DeniedWrite != nil && isMutation(ctx) {
+			d.DeniedWrite(ctx, idArgs(ctx))
+		}
 		return nil, errs.New(errs.Forbidden, "this needs the %s level in the active company", *level)
 	}
 	return next(ctx)
+}
+
+func isMutation(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	return op != nil && op.Operation == ast.Mutation
+}
+
+// idArgs are the values of the root field's arguments that name an object.
+func idArgs(ctx context.Context) []string {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return nil
+	}
+	var ids []string
+	for _, name := range []string{"id", "documentId", "folderId", "objectId", "userId", "grantId"} {
+		if id, ok := fc.Args[name].(string); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // Public admits anyone: it marks the few fields (login, sign-up, password reset) that must work

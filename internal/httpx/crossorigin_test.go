@@ -48,7 +48,7 @@ func TestCrossOrigin(t *testing.T) {
 			}
 			if tt.want == 403 {
 				want := `{"errors":[{"message":"cross-origin request refused","extensions":{"code":"FORBIDDEN"}}]}`
-				if rec.Body.String() != want || rec.Header().Get("Content-Type") != "application/json" {
+				if rec.Body.String() != want || rec.Header().Get("Content-Type") != JSONContentType {
 					t.Errorf("body = %s (%s)", rec.Body.String(), rec.Header().Get("Content-Type"))
 				}
 			}

@@ -9,7 +9,7 @@ import (
 type SecurityOptions struct {
 	// HSTS sends Strict-Transport-Security. Set it only when clients reach the server over
 	// HTTPS, directly or through a TLS-terminating proxy: browsers then refuse plain HTTP
-	// to the host for a year.
+	// to the host and its subdomains for two years (Mozilla's recommendation).
 	HSTS bool
 	// FrameablePaths are paths served without X-Frame-Options: DENY, such as the GraphiQL
 	// page at "/", which is an ordinary page that documentation may embed. Exact matches.
@@ -31,7 +31,7 @@ func SecurityHeaders(opts SecurityOptions) func(http.Handler) http.Handler {
 				h.Set("X-Frame-Options", "DENY")
 			}
 			if opts.HSTS {
-				h.Set("Strict-Transport-Security", "max-age=31536000")
+				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 			}
 			next.ServeHTTP(w, r)
 		})

@@ -15,7 +15,7 @@ func TestSecurityHeaders(t *testing.T) {
 		wantHSTS  string
 	}{
 		{"API, no TLS", SecurityOptions{}, "/graphql", "DENY", ""},
-		{"API over TLS", SecurityOptions{HSTS: true}, "/graphql", "DENY", "max-age=31536000"},
+		{"API over TLS", SecurityOptions{HSTS: true}, "/graphql", "DENY", "max-age=63072000; includeSubDomains"},
 		{"playground exempt from DENY", SecurityOptions{FrameablePaths: []string{"/"}}, "/", "", ""},
 		{"exemption is exact", SecurityOptions{FrameablePaths: []string{"/"}}, "/graphql", "DENY", ""},
 	}

@@ -51,7 +51,7 @@ func readyz(ping func(ctx context.Context) error, timeout time.Duration) http.Ha
 }
 
 func writeStatus(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", JSONContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))

@@ -12,7 +12,7 @@ import (
 func TestHealthz(t *testing.T) {
 	rec := httptest.NewRecorder()
 	Healthz().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-	if rec.Code != 200 || rec.Body.String() != `{"status":"ok"}` || rec.Header().Get("Content-Type") != "application/json" {
+	if rec.Code != 200 || rec.Body.String() != `{"status":"ok"}` || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
 		t.Errorf("got %d %s", rec.Code, rec.Body.String())
 	}
 }

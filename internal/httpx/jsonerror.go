@@ -7,6 +7,10 @@ import (
 	"github.com/laatu/laatu/internal/errs"
 )
 
+// JSONContentType is the media type of every JSON answer: with its charset, so that no client
+// guesses another encoding.
+const JSONContentType = "application/json; charset=utf-8"
+
 // errorBody is the GraphQL-shaped error document the edge answers with, so clients parse
 // one error format whether a request failed at the edge or in a resolver.
 type errorBody struct {
@@ -35,7 +39,7 @@ func WriteJSONError(w http.ResponseWriter, status int, code errs.Kind, message s
 		body = []byte(`{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL"}}]}`)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", JSONContentType)
 	h.Set("Cache-Control", "no-store")
 	// The handler may have set these for the response it meant to send.
 	h.Del("Content-Length")

@@ -30,7 +30,7 @@ func TestRecoverAnswers500(t *testing.T) {
 	if got := rec.Body.String(); got != internalBody {
 		t.Errorf("body = %s", got)
 	}
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	if strings.Contains(rec.Body.String(), "secret") {

@@ -75,17 +75,13 @@ func (s *Store) Share(ctx context.Context, in NewGrant) (*Grant, error) {
 	return out, err
 }
 
-// mayShare applies the sharing rule: owners, ADMINs and MANAGERs of the company may share
-// anything they can see, up to MANAGE; a guest or member holding MANAGE by grant may re-share
-// up to its own right.
+// mayShare applies access.CanShare, the sharing rule, with the answers of the storage wall:
+// NOT_FOUND for what the caller cannot view, FORBIDDEN for what it may view but not share.
 func mayShare(p *access.Principal, obj Object, right access.Right, level access.Right) error {
 	if !right.AtLeast(access.View) {
 		return errs.NotFoundf("object")
 	}
-	if p.System() || obj.ownerID() == p.UserID || p.LevelIn(obj.companyID()).AtLeast(access.Manager) && right.AtLeast(access.Edit) {
-		return nil
-	}
-	if right.AtLeast(access.Manage) && right.AtLeast(level) {
+	if access.CanShare(p, obj.companyID(), right, level) {
 		return nil
 	}
 	return errs.New(errs.Forbidden, "you may not share this object at that level")

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -164,10 +165,22 @@ func (s *Store) PendingMail(ctx context.Context, limit int) ([]*OutboxEmail, err
 	return rows, err
 }
 
-// MailSent records a delivery; MailFailed records a failure and when to try again.
+// tokenInLink is the token of an invitation or reset link in a mail (auth puts it in the URL
+// fragment as #token=...).
+var tokenInLink = regexp.MustCompile(`#token=\S+`)
+
+// MailSent records a delivery, and removes from the stored mail the token of its link: once
+// delivered, the outbox row is a record of what was sent, and a token readable there would
+// let whoever reads the database reset a password or accept an invitation.
 func (s *Store) MailSent(ctx context.Context, id string) error {
 	return s.write(access.AsSystem(ctx, ""), func(c *conn) error {
-		_, err := c.db.NewUpdate().Table("outbox_emails").Set("sent_at = ?, attempts = attempts + 1", c.now).Where("id = ?", id).Exec(ctx)
+		var body string
+		if err := c.db.NewSelect().Table("outbox_emails").Column("body").Where("id = ?", id).Scan(ctx, &body); err != nil {
+			return fmt.Errorf("sent mail: %w", err)
+		}
+		_, err := c.db.NewUpdate().Table("outbox_emails").
+			Set("sent_at = ?, attempts = attempts + 1, body = ?", c.now, tokenInLink.ReplaceAllString(body, "#token=(removed once sent)")).
+			Where("id = ?", id).Exec(ctx)
 		return err
 	})
 }

@@ -2,7 +2,9 @@ package storage_test
 
 // The permission predicate of the storage wall (objectVisible, SQL) and access.Can (Go) are two
 // writings of one rule. For every demo principal and every folder and document of the demo
-// data, both must agree: visible in SQL ⇔ Can ≥ VIEW.
+// data, both must agree: visible in SQL ⇔ Can ≥ VIEW. The sharing rule is one too: the check of
+// the share mutation (Store.CanShare) answers exactly what access.CanShare, which viewerCan.share
+// reads, says of the same right.
 
 import (
 	"context"
@@ -109,6 +111,19 @@ func TestVisibleInSQLIffCanView(t *testing.T) {
 			}
 			if visible != rights[i].AtLeast(access.View) {
 				t.Errorf("%s, %T %s: visible in SQL %v, but access.Can says %s", name, o, id, visible, rights[i])
+			}
+			company := ""
+			switch v := o.(type) {
+			case *storage.Folder:
+				company = v.CompanyID
+			case *storage.Document:
+				company = v.CompanyID
+			}
+			for _, level := range []access.Right{access.View, access.Edit, access.Manage} {
+				_, err := s.CanShare(pctx, id, level)
+				if want := access.CanShare(p, company, rights[i], level); (err == nil) != want {
+					t.Errorf("%s, %T %s at %s: the share mutation answers %v, but access.CanShare says %v", name, o, id, level, err, want)
+				}
 			}
 		}
 		t.Logf("%s: %d of %d objects visible", name, visibleCount, len(objects))

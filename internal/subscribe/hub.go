@@ -42,6 +42,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// MaxMessageBytes caps the size of one WebSocket message from a client.
 	MaxMessageBytes int64
+	// MessageRate and MessageBurst cap the messages one WebSocket may send: MessageRate a
+	// second on average, MessageBurst at once; past them the socket closes with 4429.
+	MessageRate  float64
+	MessageBurst int
 	// MaxSubscriptionsPerConn caps the operations running at once on one WebSocket.
 	MaxSubscriptionsPerConn int
 	// MaxConnsPerUser caps the live WebSocket and SSE connections of one user on this
@@ -66,6 +70,8 @@ func DefaultOptions() Options {
 		KeepAlive:               25 * time.Second,
 		WriteTimeout:            10 * time.Second,
 		MaxMessageBytes:         64 << 10,
+		MessageRate:             100,
+		MessageBurst:            200,
 		MaxSubscriptionsPerConn: 100,
 		MaxConnsPerUser:         50,
 		RecheckInterval:         30 * time.Second,
@@ -89,6 +95,12 @@ func (o Options) withDefaults() Options {
 	set(&o.ShutdownGrace, d.ShutdownGrace)
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if o.MessageRate <= 0 {
+		o.MessageRate = d.MessageRate
+	}
+	if o.MessageBurst <= 0 {
+		o.MessageBurst = d.MessageBurst
 	}
 	if o.MaxSubscriptionsPerConn <= 0 {
 		o.MaxSubscriptionsPerConn = d.MaxSubscriptionsPerConn

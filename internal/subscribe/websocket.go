@@ -19,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"golang.org/x/time/rate"
 
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/auth"
@@ -47,6 +48,9 @@ const (
 // sessionEnded is the close reason when the session is unknown, revoked or expired, or its user
 // disabled: log in again.
 const sessionEnded = "Unauthorized: the session is invalid or has expired; log in again"
+
+// initRefused is the close reason of a connection_init whose token names no live session.
+const initRefused = "Forbidden: the session is invalid or has expired; log in again"
 
 // Buffer sizes of a socket. net/http reads and writes a connection through 4 KiB buffers each,
 // which it would hand over with the hijacked socket for as long as it lives; the messages of
@@ -157,8 +161,9 @@ func (e *closeError) Unwrap() error { return e.err }
 // initWebSocket authenticates connection_init. The session token comes from its payload,
 // as {"Authorization": "Bearer <token>"} or {"token": "<token>"}, or else from the
 // handshake's Authorization header; the active company from "X-Company-ID" (payload or header).
-// No token, or a token that names no live session, closes the socket with 4401: graphql-ws
-// gives up at once on 4401, where it would retry 4403 for a token that cannot get better.
+// No token, or a token that names no live session, closes the socket with 4403 Forbidden, as
+// graphql-transport-ws says a server rejecting connection_init does (4401 is for a subscribe
+// sent before the connection was acknowledged).
 func (h *Hub) initWebSocket(ctx context.Context, c *conn, payload transport.InitPayload) (context.Context, error) {
 	token, company := c.credentials()
 	if t := auth.BearerToken(payload.Authorization()); t != "" {
@@ -172,13 +177,13 @@ func (h *Hub) initWebSocket(ctx context.Context, c *conn, payload transport.Init
 		}
 	}
 	if token == "" {
-		return nil, &closeError{statusUnauthorized, "Unauthorized: send {\"Authorization\": \"Bearer <token>\"} in connection_init",
+		return nil, &closeError{statusForbidden, "Forbidden: send {\"Authorization\": \"Bearer <token>\"} in connection_init",
 			errs.New(errs.Unauthenticated, "log in first")}
 	}
 	p, err := h.auth.Authenticate(ctx, token, company)
 	if err != nil {
 		if errs.KindOf(err) == errs.Unauthenticated {
-			return nil, &closeError{statusUnauthorized, sessionEnded, err}
+			return nil, &closeError{statusForbidden, initRefused, err}
 		}
 		h.log.Error().Err(err).Msg("authenticate WebSocket")
 		return nil, &closeError{statusInternalError, "Internal server error", errs.New(errs.Internal, "internal error")}
@@ -221,13 +226,16 @@ type wsConn struct {
 	// whether anything came from the client since the last ping.
 	pinger *time.Timer
 	heard  bool
+	// limit caps the rate of the client's messages (read by the reader goroutine only).
+	limit *rate.Limiter
 }
 
 // wsOp is one running operation; cancel is set once it has started.
 type wsOp struct{ cancel context.CancelFunc }
 
 func newWSConn(h *Hub, c *conn, ws *websocket.Conn, exec graphql.GraphExecutor, headers http.Header) *wsConn {
-	wc := &wsConn{h: h, c: c, ws: ws, exec: exec, headers: headers, active: map[string]*wsOp{}, changed: make(chan struct{}, 1)}
+	wc := &wsConn{h: h, c: c, ws: ws, exec: exec, headers: headers, active: map[string]*wsOp{}, changed: make(chan struct{}, 1),
+		limit: rate.NewLimiter(rate.Limit(h.opts.MessageRate), h.opts.MessageBurst)}
 	// The callback takes mu, so it cannot see initTimer before it is set.
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
@@ -290,6 +298,11 @@ func (wc *wsConn) serve(ctx context.Context) {
 			return
 		}
 		start := graphql.Now()
+		if !wc.limit.Allow() {
+			// Each message costs a read, a decode and often an answer: a flood gets a close.
+			_ = wc.WriteClose(statusTooManyRequests, "Too many messages")
+			continue
+		}
 		var m message
 		if json.Unmarshal(data, &m) != nil {
 			_ = wc.WriteClose(statusBadRequest, "Invalid message received")

@@ -21,6 +21,7 @@ func TestWebSocketProtocol(t *testing.T) {
 		o.MaxSubscriptionsPerConn = 2
 		o.MaxConnsPerUser = 2
 		o.PingInterval = 200 * time.Millisecond
+		o.MessageRate, o.MessageBurst = 5, 20
 		o.AllowedOrigins = []string{"https://app.example.com"}
 	})
 	acme := s.fixture(t, "admin@acme.test")
@@ -34,10 +35,11 @@ func TestWebSocketProtocol(t *testing.T) {
 		do   func(w *wsClient)
 		code websocket.StatusCode
 	}{
-		{"no token", func(w *wsClient) { w.send(map[string]any{"type": "connection_init"}) }, 4401},
+		// A rejected connection_init closes with 4403 Forbidden (graphql-transport-ws).
+		{"no token", func(w *wsClient) { w.send(map[string]any{"type": "connection_init"}) }, 4403},
 		{"bad token", func(w *wsClient) {
 			w.send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer not-a-session"}})
-		}, 4401},
+		}, 4403},
 		{"subscribe before init", func(w *wsClient) { w.subscribe("1", documentSub, docVars) }, 4401},
 		{"init timeout", func(w *wsClient) {}, 4408},
 		{"second init", func(w *wsClient) {
@@ -63,6 +65,15 @@ func TestWebSocketProtocol(t *testing.T) {
 			w.init(map[string]any{"token": admin})
 			w.subscribe("", documentSub, docVars)
 		}, 4400},
+		{"message flood", func(w *wsClient) {
+			// Past the burst (here 20) and the rate, the socket closes with 4429.
+			w.init(map[string]any{"token": admin})
+			for range 200 {
+				if w.c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
+					break
+				}
+			}
+		}, 4429},
 		{"message too large", func(w *wsClient) {
 			w.init(authorized)
 			w.subscribe("1", documentSub+strings.Repeat(" ", 5000), docVars)
