@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			zerolog.Ctx(ctx).Error().Err(err).Msg("audit access denied")
 		}
 	}
-	directives := &auth.Directives{
+	directives := &api.Directives{
 		Denied: func(ctx context.Context, objectType, objectID, companyID string) {
 			denied(ctx, companyID, objectType, objectID, "insufficient right")
 		},
@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	schema := graph.NewExecutableSchema(graph.Config{
 		Resolvers: &resolvers.Resolver{Store: store, Auth: identity, Audit: a.Audit},
 		Directives: graph.DirectiveRoot{
-			Auth: directives.Auth, Owner: directives.Owner, Shared: directives.Shared, Public: directives.Public,
+			Auth: directives.Auth, Shared: directives.Shared, Public: directives.Public,
 		},
 	})
 	hooks := viewAudit(a.Audit, !o.noViewAudit)

@@ -57,7 +57,7 @@ type ChangeHook func(ctx context.Context, tx bun.IDB, ch Change, afterCommit fun
 func (s *Store) OnChange(h ChangeHook) { s.hooks = append(s.hooks, h) }
 
 func (c *conn) changed(ctx context.Context, kind ChangeKind, o Object, fields ...FieldChange) error {
-	ch := Change{Kind: kind, CompanyID: o.companyID(), Fields: fields}
+	ch := Change{Kind: kind, CompanyID: o.ObjectCompanyID(), Fields: fields}
 	switch v := o.(type) {
 	case *Folder:
 		ch.ObjectType, ch.ObjectID, ch.Path = "FOLDER", v.ID, v.Path

@@ -44,7 +44,7 @@ func (s *Store) Share(ctx context.Context, in NewGrant) (*Grant, error) {
 		if in.GranteeID == c.p.UserID {
 			return errs.Invalid("granteeId", "you cannot share with yourself")
 		}
-		g := &Grant{CompanyID: obj.companyID(), ID: NewID(), GranteeID: in.GranteeID, Level: in.Level,
+		g := &Grant{CompanyID: obj.ObjectCompanyID(), ID: NewID(), GranteeID: in.GranteeID, Level: in.Level,
 			ExpiresAt: in.ExpiresAt, CreatedAt: c.now}
 		if c.p.UserID != "" {
 			g.GrantedBy = &c.p.UserID
@@ -82,7 +82,7 @@ func mayShare(p *access.Principal, obj Object, right access.Right, level access.
 	if !right.AtLeast(access.View) {
 		return errs.NotFoundf("object")
 	}
-	if p.System() || obj.ownerID() == p.UserID || p.LevelIn(obj.companyID()).AtLeast(access.Manager) && right.AtLeast(access.Edit) {
+	if p.System() || obj.ownerID() == p.UserID || p.LevelIn(obj.ObjectCompanyID()).AtLeast(access.Manager) && right.AtLeast(access.Edit) {
 		return nil
 	}
 	if right.AtLeast(access.Manage) && right.AtLeast(level) {
@@ -179,7 +179,7 @@ func (s *Store) GrantsOn(ctx context.Context, objectID string) ([]*Grant, error)
 		if err := c.require(ctx, obj, access.Manage); err != nil {
 			return err
 		}
-		q := c.from(grantsTable, &out).Where("grnt.company_id = ?", obj.companyID())
+		q := c.from(grantsTable, &out).Where("grnt.company_id = ?", obj.ObjectCompanyID())
 		if _, isFolder := obj.(*Folder); isFolder {
 			q = q.Where("grnt.folder_id = ?", objectID)
 		} else {
