@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	// A guest's views name the grant that admitted it, read from the store once the
 	// operation's transaction has ended.
 	a.Audit = audit.New(db, stream, audit.Options{Window: -1, Publisher: pub, Linger: auditLinger, LingerPending: auditLingerPending,
-		Grants: store.AdmittingGrants})
+		Grants: store.AdmittingGrants, Reach: store.Reach})
 	a.closers = append(a.closers, a.Audit.Close)
 	store.OnChange(a.Audit.ChangeHook())
 

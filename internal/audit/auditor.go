@@ -51,6 +51,9 @@ type Options struct {
 	// the GrantID of its VIEW events (viewGrants, in grants.go). The server sets it to
 	// storage.Store.AdmittingGrants; without it views name no grant.
 	Grants GrantsFunc
+	// Reach finds the folder or document of a trail and checks the caller's right on it:
+	// storage.Store.Reach. Without it Trail refuses every caller.
+	Reach ReachFunc
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()

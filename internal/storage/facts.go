@@ -156,6 +156,26 @@ func (c *conn) rights(ctx context.Context, objs []Object) ([]access.Right, error
 	return out, nil
 }
 
+// Reach returns the folder or document that id names when the caller holds at least need on
+// it: NOT_FOUND when the caller may not view it, exactly like an id that exists nowhere, and
+// FORBIDDEN when it may view it but holds less than need. Readers outside storage (the audit
+// trail) call it as the wall behind their directive.
+func (s *Store) Reach(ctx context.Context, id string, need access.Right) (Object, error) {
+	var out Object
+	err := s.read(ctx, func(c *conn) error {
+		o, err := c.object(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := c.require(ctx, o, need); err != nil {
+			return err
+		}
+		out = o
+		return nil
+	})
+	return out, err
+}
+
 func (c *conn) right(ctx context.Context, o Object) (access.Right, error) {
 	r, err := c.rights(ctx, []Object{o})
 	if err != nil {
