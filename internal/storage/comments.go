@@ -28,7 +28,7 @@ func (s *Store) CommentsByDocument(ctx context.Context, docIDs []string, page Pa
 	var rows []*numbered
 	err := s.read(ctx, func(c *conn) error {
 		inner, err := commentSort.after(c.from(commentsTable, (*Comment)(nil)).
-			Where("comment.document_id IN (?)", bun.In(docIDs)), "comment.id", page.After)
+			Where("comment.document_id IN (?)", bun.List(docIDs)), "comment.id", page.After)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func (s *Store) CountCommentsByDocument(ctx context.Context, docIDs []string) (m
 	}
 	err := s.read(ctx, func(c *conn) error {
 		return c.from(commentsTable, (*Comment)(nil)).ColumnExpr("comment.document_id, count(*) AS n").
-			Where("comment.document_id IN (?)", bun.In(docIDs)).GroupExpr("comment.document_id").Scan(ctx, &rows)
+			Where("comment.document_id IN (?)", bun.List(docIDs)).GroupExpr("comment.document_id").Scan(ctx, &rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count comments: %w", err)

@@ -130,7 +130,7 @@ func (c *conn) rights(ctx context.Context, objs []Object) ([]access.Right, error
 		ids = append(ids, id)
 	}
 	err := c.from(grantsTable, &grants).
-		Where("grnt.grantee_id = ? AND grnt.company_id IN (?) AND (grnt.expires_at IS NULL OR grnt.expires_at > ?)", c.p.UserID, bun.In(ids), c.now).
+		Where("grnt.grantee_id = ? AND grnt.company_id IN (?) AND (grnt.expires_at IS NULL OR grnt.expires_at > ?)", c.p.UserID, bun.List(ids), c.now).
 		Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("grants: %w", err)

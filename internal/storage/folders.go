@@ -319,7 +319,7 @@ func (s *Store) FoldersByParent(ctx context.Context, parentIDs []string, sortKey
 	}
 	var rows []*numbered
 	err := s.read(ctx, func(c *conn) error {
-		inner, err := spec.after(c.from(foldersTable, (*Folder)(nil)).Where("folder.parent_id IN (?)", bun.In(parentIDs)), "folder.id", page.After)
+		inner, err := spec.after(c.from(foldersTable, (*Folder)(nil)).Where("folder.parent_id IN (?)", bun.List(parentIDs)), "folder.id", page.After)
 		if err != nil {
 			return err
 		}
@@ -360,7 +360,7 @@ func (s *Store) CountFoldersByParent(ctx context.Context, parentIDs []string) (m
 			return nil
 		}
 		return c.from(foldersTable, (*Folder)(nil)).ColumnExpr("folder.parent_id, count(*) AS n").
-			Where("folder.parent_id IN (?)", bun.In(parentIDs)).GroupExpr("folder.parent_id").Scan(ctx, &rows)
+			Where("folder.parent_id IN (?)", bun.List(parentIDs)).GroupExpr("folder.parent_id").Scan(ctx, &rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count folders by parent: %w", err)
