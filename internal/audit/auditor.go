@@ -57,6 +57,9 @@ type Options struct {
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()
+	// taken, set only by tests, runs when the writer takes a batch into the transaction it
+	// gathers, so that a test can wait for that instead of sleeping.
+	taken func()
 }
 
 func (o Options) withDefaults() Options {
@@ -401,6 +404,9 @@ func (a *Auditor) gather(first *batch) []*batch {
 		batches, n = append(batches, b), n+len(b.events)
 		if b.scoped {
 			a.pending.Add(-1) // its response is no longer to be waited for
+		}
+		if a.opts.taken != nil {
+			a.opts.taken()
 		}
 	}
 	take(first)
