@@ -1,7 +1,7 @@
 package e2e
 
-// The dataloader test of issue 2: the number of SQL statements of a nested read does not grow
-// with the number of rows; and the benchmark of that read.
+// Dataloaders at work: the number of SQL statements of a nested read does not grow with the
+// number of rows; and the benchmark of that read.
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ const fNPlusOneQuery = `query($n: Int, $m: Int, $k: Int) {
       comments(first: $k) { totalCount nodes { body author { name } } } } } } }
 }`
 
-func TestFoundationNoNPlusOne(t *testing.T) {
+func TestNestedReadStatementsDoNotGrowWithRows(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	who := fLogins(t, s)
