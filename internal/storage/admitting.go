@@ -21,10 +21,10 @@ type ObjectRef struct {
 
 // The object types a grant can admit a guest to, named as the audit log names them.
 const (
-	RefFolder   = "FOLDER"
-	RefDocument = "DOCUMENT"
-	RefComment  = "COMMENT"
-	RefTemplate = "DOCUMENT_TEMPLATE"
+	RefFolder   = TypeFolder
+	RefDocument = TypeDocument
+	RefComment  = TypeComment
+	RefTemplate = TypeTemplate
 )
 
 // refKind is the canonical type of a ref, "" when no grant admits to its type.

@@ -148,25 +148,12 @@ func (s *Store) Unshare(ctx context.Context, grantID string) (*Grant, error) {
 func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g *Grant, admittedBy string) error {
 	ch := Change{Kind: kind, CompanyID: g.CompanyID, UserIDs: []string{g.GranteeID}, GrantID: admittedBy,
 		Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level}}}
-	switch o := obj.(type) {
-	case *Folder:
-		ch.ObjectType, ch.ObjectID, ch.Path = "FOLDER", o.ID, o.Path
-	case *Document:
-		ch.ObjectType, ch.ObjectID, ch.Path = "DOCUMENT", o.ID, o.FolderPath
-	}
+	ch.ObjectType, ch.ObjectID, ch.Path = obj.ObjectType(), obj.ObjectID(), obj.ObjectPath()
 	return c.emit(ctx, ch)
 }
 
 // refOf names a folder or document for admittingGrants.
-func refOf(o Object) ObjectRef {
-	switch o := o.(type) {
-	case *Folder:
-		return ObjectRef{Type: RefFolder, ID: o.ID}
-	case *Document:
-		return ObjectRef{Type: RefDocument, ID: o.ID}
-	}
-	return ObjectRef{}
-}
+func refOf(o Object) ObjectRef { return ObjectRef{Type: o.ObjectType(), ID: o.ObjectID()} }
 
 // GrantsOn lists the grants on a folder or document; it needs MANAGE on it.
 func (s *Store) GrantsOn(ctx context.Context, objectID string) ([]*Grant, error) {
