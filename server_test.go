@@ -41,7 +41,7 @@ func TestServeTLS(t *testing.T) {
 			func(string) string { return "" }, stdout, io.Discard)
 	}()
 
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
 	base := "https://" + addr
 	var ready bool
 	// Migrating and loading the demo data (argon2 hashes) takes long under the race detector on
