@@ -41,10 +41,12 @@ func TestServeTLS(t *testing.T) {
 			func(string) string { return "" }, stdout, io.Discard)
 	}()
 
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
 	base := "https://" + addr
 	var ready bool
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	// Migrating and loading the demo data (argon2 hashes) takes long under the race detector on
+	// a busy machine: the deadline is generous, the poll frequent.
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		select {
 		case code := <-done:
 			t.Fatalf("serve ended early with %d:\n%s", code, stdout.String())
@@ -101,7 +103,7 @@ func TestServeTLS(t *testing.T) {
 		if code != 0 {
 			t.Errorf("exit code %d after Ctrl-C", code)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("serve did not stop")
 	}
 }

@@ -50,9 +50,8 @@ type ResolverRoot interface {
 
 type DirectiveRoot struct {
 	Auth   func(ctx context.Context, obj any, next graphql.Resolver, level *access.Level) (res any, err error)
-	Owner  func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 	Public func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
-	Shared func(ctx context.Context, obj any, next graphql.Resolver, level *access.Right) (res any, err error)
+	Shared func(ctx context.Context, obj any, next graphql.Resolver, level *access.Right, document *string, folder *string, object *string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -2367,7 +2366,7 @@ extend type Query {
     first: Int
     "A cursor from a previous page."
     after: String
-  ): AuditEventConnection @shared(level: MANAGE)
+  ): AuditEventConnection @shared(level: MANAGE, object: "objectId")
 }
 `, BuiltIn: false},
 	{Name: "../schema/auth.graphqls", Input: `"A logged-in session: the token to send, the user, and the user's memberships."
@@ -2795,7 +2794,7 @@ extend type Query {
     "A cursor from a previous page." after: String
   ): DocumentConnection! @auth
   "One document, by id; null with NOT_FOUND when the caller may not view it."
-  document("The document's id." id: ID!): Document @shared(level: VIEW)
+  document("The document's id." id: ID!): Document @shared(level: VIEW, document: "id")
   "The document templates of the active company."
   templates("At most 100." first: Int, "A cursor from a previous page." after: String): DocumentTemplateConnection @auth(level: LIMITED)
 }
@@ -2804,11 +2803,11 @@ extend type Mutation {
   "Create a DRAFT document in a folder (EDIT on the folder; MANAGE for guests)."
   createDocument("The new document." input: CreateDocumentInput!): Document @auth
   "Change a document (EDIT), with optimistic concurrency."
-  updateDocument("The document's id." id: ID!, "The changes." input: UpdateDocumentInput!): Document @shared(level: EDIT)
+  updateDocument("The document's id." id: ID!, "The changes." input: UpdateDocumentInput!): Document @shared(level: EDIT, document: "id")
   "Delete a document (MANAGE). ADMINs can restore it."
-  deleteDocument("The document's id." id: ID!): Document @shared(level: MANAGE)
+  deleteDocument("The document's id." id: ID!): Document @shared(level: MANAGE, document: "id")
   "Comment on a document the caller may view."
-  addComment("The document's id." documentId: ID!, "The text, 1 to 10000 characters." body: String!): Comment @shared(level: VIEW)
+  addComment("The document's id." documentId: ID!, "The text, 1 to 10000 characters." body: String!): Comment @shared(level: VIEW, document: "documentId")
   "Add a document template to the active company."
   createTemplate("The new template." input: CreateTemplateInput!): DocumentTemplate @auth(level: ADMIN)
 }
@@ -2943,16 +2942,16 @@ extend type Query {
     "A cursor from a previous page." after: String
   ): FolderConnection! @auth
   "One folder, by id; null with NOT_FOUND when the caller may not view it."
-  folder("The folder's id." id: ID!): Folder @shared(level: VIEW)
+  folder("The folder's id." id: ID!): Folder @shared(level: VIEW, folder: "id")
 }
 
 extend type Mutation {
   "Create a folder."
   createFolder("The new folder." input: CreateFolderInput!): Folder @auth
   "Change a folder (EDIT; MANAGE to change ` + "`" + `restricted` + "`" + `)."
-  updateFolder("The folder's id." id: ID!, "The changes." input: UpdateFolderInput!): Folder @shared(level: EDIT)
+  updateFolder("The folder's id." id: ID!, "The changes." input: UpdateFolderInput!): Folder @shared(level: EDIT, folder: "id")
   "Delete a folder with everything below it (MANAGE). ADMINs can restore it."
-  deleteFolder("The folder's id." id: ID!): Folder @shared(level: MANAGE)
+  deleteFolder("The folder's id." id: ID!): Folder @shared(level: MANAGE, folder: "id")
 }
 `, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
@@ -2976,17 +2975,24 @@ company at that level or above; without it, guests (users holding grants only) p
 directive @auth("The lowest membership level admitted; none admits guests too." level: AccessLevel) on FIELD_DEFINITION
 
 """
-The caller must own the object, or be an ADMIN of its company. On a field of a type the object
-is the parent; on a root field it is the object named by the ` + "`" + `id` + "`" + ` argument.
-"""
-directive @owner on FIELD_DEFINITION
-
-"""
 The caller's effective right on the object (by membership, ownership or grant) must be at least
-` + "`" + `level` + "`" + `. On a root field the object is named by the ` + "`" + `id` + "`" + `, ` + "`" + `documentId` + "`" + ` or ` + "`" + `folderId` + "`" + ` argument;
-on a field of a type it is the parent. Objects the caller may not view are NOT_FOUND.
+` + "`" + `level` + "`" + `. On a field of Folder or Document the object is the parent, and no argument is named. On a
+root field the object is named explicitly by exactly one of ` + "`" + `document` + "`" + `, ` + "`" + `folder` + "`" + ` or ` + "`" + `object` + "`" + `: the
+name of the field's ` + "`" + `ID!` + "`" + ` argument that holds a document's id, a folder's id, or either's
+(` + "`" + `grants(objectId:)` + "`" + `). Nothing is guessed from argument names; the schema test in schema/ refuses a
+root field that names none, or names an argument the field does not have. Objects the caller may
+not view are NOT_FOUND, exactly like ids that exist nowhere.
 """
-directive @shared("The lowest right admitted." level: ShareLevel = VIEW) on FIELD_DEFINITION
+directive @shared(
+  "The lowest right admitted."
+  level: ShareLevel = VIEW
+  "The argument holding a document's id."
+  document: String
+  "The argument holding a folder's id."
+  folder: String
+  "The argument holding the id of a folder or a document."
+  object: String
+) on FIELD_DEFINITION
 
 "An instant, in RFC 3339 format with a time zone."
 scalar Time
@@ -3092,7 +3098,7 @@ extend type Query {
   "Everything shared with the caller by name, across companies."
   sharedWithMe: [Grant!] @auth
   "The grants on a folder or document (needs MANAGE on it)."
-  grants("The folder or document." objectId: ID!): [Grant!] @shared(level: MANAGE)
+  grants("The folder or document." objectId: ID!): [Grant!] @shared(level: MANAGE, object: "objectId")
 }
 
 extend type Mutation {
@@ -3155,9 +3161,9 @@ extend type Document {
 
 extend type Mutation {
   "Set who signs a document (MANAGE): each must be able to view it, as a member or through a share. Replaces the list."
-  setSigners("The document's id." documentId: ID!, "The signers, at most 50." userIds: [ID!]!): Document @shared(level: MANAGE)
+  setSigners("The document's id." documentId: ID!, "The signers, at most 50." userIds: [ID!]!): Document @shared(level: MANAGE, document: "documentId")
   "Sign a SUBMITTED or APPROVED document as one of its signers, at the version the caller has seen (else CONFLICT)."
-  signDocument("The document's id." id: ID!, "The version the caller read and signs." expectedVersion: Int!): Signature @shared(level: VIEW)
+  signDocument("The document's id." id: ID!, "The version the caller read and signs." expectedVersion: Int!): Signature @shared(level: VIEW, document: "id")
 }
 `, BuiltIn: false},
 	{Name: "../schema/subscription.graphqls", Input: `"""
@@ -3175,19 +3181,19 @@ type Subscription {
   Changes to one document: UPDATED, STATUS_CHANGED, DELETED (after which the stream completes),
   and RESYNC when the server may have missed changes.
   """
-  documentChanged("The document's id." documentId: ID!): DocumentEvent @shared(level: VIEW)
+  documentChanged("The document's id." documentId: ID!): DocumentEvent @shared(level: VIEW, document: "documentId")
   """
   Changes to a folder and to everything below it that the subscriber may view: folders and
   documents CREATED, UPDATED, STATUS_CHANGED, DELETED or RESTORED, and RESYNC. When the folder
   itself (or one above it) is deleted, the stream completes after that event.
   """
-  folderChanged("The folder's id." folderId: ID!): FolderEvent @shared(level: VIEW)
+  folderChanged("The folder's id." folderId: ID!): FolderEvent @shared(level: VIEW, folder: "folderId")
   """
   Comments added to one document, as the subscriber sees them. The stream completes when the
   document is deleted; after the server may have missed changes it ends with a CONFLICT error
   (reload the comments and subscribe again).
   """
-  commentAdded("The document's id." documentId: ID!): Comment @shared(level: VIEW)
+  commentAdded("The document's id." documentId: ID!): Comment @shared(level: VIEW, document: "documentId")
   "The caller's own grants, in every company: given, changed, taken back or expired."
   sharedWithMeChanged: SharedWithMeEvent @auth
   """
@@ -4010,6 +4016,30 @@ func (ec *executionContext) dir_shared_args(ctx context.Context, rawArgs map[str
 		return nil, err
 	}
 	args["level"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "document",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["document"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "folder",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["folder"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "object",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["object"] = arg3
 	return args, nil
 }
 
@@ -6484,7 +6514,7 @@ func (ec *executionContext) _Document_versions(ctx context.Context, field graphq
 					var zeroVal []*model.DocumentVersion
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, obj, directive0, level)
+				return ec.Directives.Shared(ctx, obj, directive0, level, nil, nil, nil)
 			}
 
 			next = directive1
@@ -6534,7 +6564,7 @@ func (ec *executionContext) _Document_grants(ctx context.Context, field graphql.
 					var zeroVal []*storage.Grant
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, obj, directive0, level)
+				return ec.Directives.Shared(ctx, obj, directive0, level, nil, nil, nil)
 			}
 
 			next = directive1
@@ -7777,7 +7807,7 @@ func (ec *executionContext) _Folder_grants(ctx context.Context, field graphql.Co
 					var zeroVal []*storage.Grant
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, obj, directive0, level)
+				return ec.Directives.Shared(ctx, obj, directive0, level, nil, nil, nil)
 			}
 
 			next = directive1
@@ -9544,11 +9574,16 @@ func (ec *executionContext) _Mutation_updateDocument(ctx context.Context, field 
 					var zeroVal *storage.Document
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *storage.Document
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Document
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1
@@ -9606,11 +9641,16 @@ func (ec *executionContext) _Mutation_deleteDocument(ctx context.Context, field 
 					var zeroVal *storage.Document
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *storage.Document
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Document
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1
@@ -9668,11 +9708,16 @@ func (ec *executionContext) _Mutation_addComment(ctx context.Context, field grap
 					var zeroVal *storage.Comment
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "documentId")
+				if err != nil {
+					var zeroVal *storage.Comment
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Comment
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1
@@ -9973,11 +10018,16 @@ func (ec *executionContext) _Mutation_updateFolder(ctx context.Context, field gr
 					var zeroVal *storage.Folder
 					return zeroVal, err
 				}
+				folder, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *storage.Folder
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Folder
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, nil, folder, nil)
 			}
 
 			next = directive1
@@ -10035,11 +10085,16 @@ func (ec *executionContext) _Mutation_deleteFolder(ctx context.Context, field gr
 					var zeroVal *storage.Folder
 					return zeroVal, err
 				}
+				folder, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *storage.Folder
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Folder
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, nil, folder, nil)
 			}
 
 			next = directive1
@@ -10211,11 +10266,16 @@ func (ec *executionContext) _Mutation_setSigners(ctx context.Context, field grap
 					var zeroVal *storage.Document
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "documentId")
+				if err != nil {
+					var zeroVal *storage.Document
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Document
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1
@@ -10273,11 +10333,16 @@ func (ec *executionContext) _Mutation_signDocument(ctx context.Context, field gr
 					var zeroVal *storage.Signature
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *storage.Signature
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Signature
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1
@@ -10729,11 +10794,16 @@ func (ec *executionContext) _Query_auditTrail(ctx context.Context, field graphql
 					var zeroVal *model.AuditEventConnection
 					return zeroVal, err
 				}
+				object, err := ec.unmarshalOString2ᚖstring(ctx, "objectId")
+				if err != nil {
+					var zeroVal *model.AuditEventConnection
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *model.AuditEventConnection
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, nil, nil, object)
 			}
 
 			next = directive1
@@ -10955,11 +11025,16 @@ func (ec *executionContext) _Query_document(ctx context.Context, field graphql.C
 					var zeroVal *storage.Document
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *storage.Document
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Document
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1
@@ -11136,11 +11211,16 @@ func (ec *executionContext) _Query_folder(ctx context.Context, field graphql.Col
 					var zeroVal *storage.Folder
 					return zeroVal, err
 				}
+				folder, err := ec.unmarshalOString2ᚖstring(ctx, "id")
+				if err != nil {
+					var zeroVal *storage.Folder
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Folder
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, nil, folder, nil)
 			}
 
 			next = directive1
@@ -11243,11 +11323,16 @@ func (ec *executionContext) _Query_grants(ctx context.Context, field graphql.Col
 					var zeroVal []*storage.Grant
 					return zeroVal, err
 				}
+				object, err := ec.unmarshalOString2ᚖstring(ctx, "objectId")
+				if err != nil {
+					var zeroVal []*storage.Grant
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal []*storage.Grant
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, nil, nil, object)
 			}
 
 			next = directive1
@@ -11854,11 +11939,16 @@ func (ec *executionContext) _Subscription_documentChanged(ctx context.Context, f
 					var zeroVal *model.DocumentEvent
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "documentId")
+				if err != nil {
+					var zeroVal *model.DocumentEvent
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *model.DocumentEvent
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1
@@ -11916,11 +12006,16 @@ func (ec *executionContext) _Subscription_folderChanged(ctx context.Context, fie
 					var zeroVal *model.FolderEvent
 					return zeroVal, err
 				}
+				folder, err := ec.unmarshalOString2ᚖstring(ctx, "folderId")
+				if err != nil {
+					var zeroVal *model.FolderEvent
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *model.FolderEvent
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, nil, folder, nil)
 			}
 
 			next = directive1
@@ -11978,11 +12073,16 @@ func (ec *executionContext) _Subscription_commentAdded(ctx context.Context, fiel
 					var zeroVal *storage.Comment
 					return zeroVal, err
 				}
+				document, err := ec.unmarshalOString2ᚖstring(ctx, "documentId")
+				if err != nil {
+					var zeroVal *storage.Comment
+					return zeroVal, err
+				}
 				if ec.Directives.Shared == nil {
 					var zeroVal *storage.Comment
 					return zeroVal, errors.New("directive shared is not implemented")
 				}
-				return ec.Directives.Shared(ctx, nil, directive0, level)
+				return ec.Directives.Shared(ctx, nil, directive0, level, document, nil, nil)
 			}
 
 			next = directive1

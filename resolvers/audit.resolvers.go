@@ -37,11 +37,7 @@ func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEven
 }
 
 func (r *queryResolver) AuditTrail(ctx context.Context, objectID string, first *int, after *string) (*model.AuditEventConnection, error) {
-	company, err := objectCompany(ctx, objectID)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.Audit.Trail(ctx, company, objectID, deref(first, -1), deref(after, ""))
+	p, err := r.Audit.Trail(ctx, objectID, deref(first, -1), deref(after, ""))
 	if err != nil {
 		return nil, err
 	}

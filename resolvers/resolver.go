@@ -144,22 +144,6 @@ func auditConnection(p *storage.Page[*audit.Event]) *model.AuditEventConnection 
 	return &model.AuditEventConnection{Edges: edges, Nodes: nodes, PageInfo: info, Count: p.Total}
 }
 
-// objectCompany returns the company of a folder or document the caller may view.
-func objectCompany(ctx context.Context, id string) (string, error) {
-	l := dataloaders.For(ctx)
-	if d, err := l.Documents.Load(ctx, id); err == nil {
-		return d.CompanyID, nil
-	}
-	f, err := l.Folders.Load(ctx, id)
-	if dataloaders.Missing(err) {
-		return "", notFound("object")
-	}
-	if err != nil {
-		return "", err
-	}
-	return f.CompanyID, nil
-}
-
 // done answers a nullable Boolean mutation: true, or null with the error.
 func done(err error) (*bool, error) {
 	if err != nil {

@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	// A guest's views name the grant that admitted it, read from the store once the
 	// operation's transaction has ended.
 	a.Audit = audit.New(db, stream, audit.Options{Window: -1, Publisher: pub, Linger: auditLinger, LingerPending: auditLingerPending,
-		Grants: store.AdmittingGrants})
+		Grants: store.AdmittingGrants, Reach: store.Reach})
 	a.closers = append(a.closers, a.Audit.Close)
 	store.OnChange(a.Audit.ChangeHook())
 
@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			zerolog.Ctx(ctx).Error().Err(err).Msg("audit access denied")
 		}
 	}
-	directives := &auth.Directives{
+	directives := &api.Directives{
 		Denied: func(ctx context.Context, objectType, objectID, companyID string) {
 			denied(ctx, companyID, objectType, objectID, "insufficient right")
 		},
@@ -187,7 +187,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	schema := graph.NewExecutableSchema(graph.Config{
 		Resolvers: &resolvers.Resolver{Store: store, Auth: identity, Audit: a.Audit},
 		Directives: graph.DirectiveRoot{
-			Auth: directives.Auth, Owner: directives.Owner, Shared: directives.Shared, Public: directives.Public,
+			Auth: directives.Auth, Shared: directives.Shared, Public: directives.Public,
 		},
 	})
 	hooks := viewAudit(a.Audit, !o.noViewAudit)

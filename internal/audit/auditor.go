@@ -51,9 +51,15 @@ type Options struct {
 	// the GrantID of its VIEW events (viewGrants, in grants.go). The server sets it to
 	// storage.Store.AdmittingGrants; without it views name no grant.
 	Grants GrantsFunc
+	// Reach finds the folder or document of a trail and checks the caller's right on it:
+	// storage.Store.Reach. Without it Trail refuses every caller.
+	Reach ReachFunc
 
 	// beforeWrite, set only by tests, runs before each transaction of the writer.
 	beforeWrite func()
+	// taken, set only by tests, runs when the writer takes a batch into the transaction it
+	// gathers, so that a test can wait for that instead of sleeping.
+	taken func()
 }
 
 func (o Options) withDefaults() Options {
@@ -398,6 +404,9 @@ func (a *Auditor) gather(first *batch) []*batch {
 		batches, n = append(batches, b), n+len(b.events)
 		if b.scoped {
 			a.pending.Add(-1) // its response is no longer to be waited for
+		}
+		if a.opts.taken != nil {
+			a.opts.taken()
 		}
 	}
 	take(first)

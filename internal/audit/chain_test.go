@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -128,7 +129,7 @@ func TestHashSurvivesTheDatabase(t *testing.T) {
 	ev := &Event{CompanyID: strings.ToUpper(company), Action: ActionUpdate, ObjectType: ObjectDocument, ObjectID: newID(),
 		OccurredAt: time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("EET", 7200)),
 		Fields: []Field{
-			{Field: "values", Before: map[string]any{"zeta": 1.0, "alpha": []any{int64(1) << 60, "<b>&amp;</b>", nil, true}, "neg": -0.0},
+			{Field: "values", Before: map[string]any{"zeta": 1.0, "alpha": []any{int64(1) << 60, "<b>&amp;</b>", nil, true}, "neg": math.Copysign(0, -1)},
 				After: map[string]any{"big": 1e21, "small": 1e-7, "text": "ääkköset \u2028 \"quoted\""}},
 			{Field: "email", Before: "a@example.com", After: "b@example.com", Personal: true},
 			{Field: "count", Before: 3, After: uint8(4)},

@@ -13,12 +13,12 @@ import (
 	"github.com/laatu/laatu/internal/storage"
 )
 
-// The object types of view events, as storage names folders and documents in its changes.
+// The object types of view events: storage's names for its objects, and the audit log's own.
 const (
-	ObjectFolder     = "FOLDER"
-	ObjectDocument   = "DOCUMENT"
-	ObjectComment    = "COMMENT"
-	ObjectTemplate   = "DOCUMENT_TEMPLATE"
+	ObjectFolder     = storage.TypeFolder
+	ObjectDocument   = storage.TypeDocument
+	ObjectComment    = storage.TypeComment
+	ObjectTemplate   = storage.TypeTemplate
 	ObjectMembership = "MEMBERSHIP"
 	// ObjectAuditLog is the object of the views of the audit log itself.
 	ObjectAuditLog = "AUDIT_LOG"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,7 +246,13 @@ var benchWindow = func() time.Duration {
 // releases the wait as well.
 func TestLingerWaitsOnlyForPendingResponses(t *testing.T) {
 	tdb := testdb.New(t)
-	a, _ := newAuditor(t, tdb.App, Options{Window: -1, Linger: time.Minute})
+	// taken tells when the writer takes a batch; early records a commit made while the
+	// response without views was still under way, which the writer must wait for.
+	taken := make(chan struct{}, 8)
+	var responding, early atomic.Bool
+	a, _ := newAuditor(t, tdb.App, Options{Window: -1, Linger: time.Minute,
+		taken:       func() { taken <- struct{}{} },
+		beforeWrite: func() { early.Store(early.Load() || responding.Load()) }})
 	company := newID()
 	ctx := userCtx(newID(), company, access.Member)
 	view := func(ctx context.Context) *graphql.Response {
@@ -286,24 +293,41 @@ func TestLingerWaitsOnlyForPendingResponses(t *testing.T) {
 	<-started
 	<-started
 	before := a.Stats()
+	drain(taken) // the lone response's batch
+	responding.Store(true)
 	go func() { _, err := a.Scope(ctx, view); errc <- err }()
-	time.Sleep(50 * time.Millisecond) // the first flush is lingering
+	<-taken // the first flush is taken, and the writer lingers for the two still under way
 	close(release)
-	time.Sleep(50 * time.Millisecond) // the second has joined; the writer still waits for the third
+	<-taken // the second has joined; the writer still waits for the one without views
 	if st := a.Stats(); st.Transactions != before.Transactions {
 		t.Fatalf("committed while a response was under way: %+v", st)
 	}
+	responding.Store(false)
 	close(noViews)
 	for i := 0; i < 3; i++ {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}
 	}
+	if early.Load() {
+		t.Fatal("the writer committed before the response without views ended")
+	}
 	if st := a.Stats(); st.Transactions != before.Transactions+1 || st.Events != before.Events+2 {
 		t.Fatalf("after: %+v, before: %+v; want one transaction of two events", st, before)
 	}
 	if r := mustVerify(t, tdb.App, company); !r.OK() || r.Events != 3 {
 		t.Fatalf("chain: %v, want 3 events", r)
+	}
+}
+
+// drain empties c of what is already in it.
+func drain(c chan struct{}) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
 	}
 }
 

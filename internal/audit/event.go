@@ -157,11 +157,6 @@ func (e *Event) computeHash() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// canonicalFields encodes fields in their normalized form.
-func canonicalFields(fields []Field) (json.RawMessage, error) {
-	return appendCanonicalFields(nil, fields)
-}
-
 // appendCanonicalFields appends the normalized form of fields to b. Fields without values
 // (every VIEW's) are written directly, the others through encoding/json.
 func appendCanonicalFields(b []byte, fields []Field) ([]byte, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/httpx"
+	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/testdb"
 )
 
@@ -63,6 +64,14 @@ func newAuditor(t *testing.T, db *database.DB, opts Options) (*Auditor, *streamB
 }
 
 func newID() string { return uuid.NewString() }
+
+// reachIn is a ReachFunc for tests without a store: every id names a document of company
+// that the caller may manage.
+func reachIn(company string) ReachFunc {
+	return func(_ context.Context, id string, _ access.Right) (storage.Object, error) {
+		return &storage.Document{ID: id, CompanyID: company}, nil
+	}
+}
 
 // userCtx is a request context of a member of company at level, from a known address.
 func userCtx(userID, company string, level access.Level) context.Context {

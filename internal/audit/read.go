@@ -52,15 +52,30 @@ func (a *Auditor) Events(ctx context.Context, companyID string, f Filter, first 
 	return page, err
 }
 
-// Trail returns one page of the events about one object of companyID, newest first. Whether
-// the caller may MANAGE the object is for the caller to check (the resolver's @shared(level:
-// MANAGE) directive), as is finding the object's company. Reading a trail adds a view of the
-// object's "auditTrail" to the Collector in ctx.
-func (a *Auditor) Trail(ctx context.Context, companyID, objectID string, first int, after string) (*storage.Page[*Event], error) {
+// ReachFunc returns the folder or document id names when the caller in ctx holds at least
+// need on it, NOT_FOUND when it may not view it, FORBIDDEN when it holds less:
+// storage.Store.Reach.
+type ReachFunc func(ctx context.Context, id string, need access.Right) (storage.Object, error)
+
+// Trail returns one page of the events about one folder or document, newest first, for a
+// caller who may MANAGE it. The resolver's @shared(level: MANAGE) directive checks that first;
+// Trail checks it again through Options.Reach (the wall behind the directive), which also
+// finds the object's company: an object the caller may not view is NOT_FOUND, one it may view
+// but not manage FORBIDDEN. Reading a trail adds a view of the object's "auditTrail" to the
+// Collector in ctx.
+func (a *Auditor) Trail(ctx context.Context, objectID string, first int, after string) (*storage.Page[*Event], error) {
 	if access.FromContext(ctx) == nil {
 		return nil, storage.ErrNoScope
 	}
-	page, err := a.page(ctx, companyID, Filter{ObjectID: objectID}, first, after)
+	if a.opts.Reach == nil {
+		return nil, errs.New(errs.Forbidden, "the audit trail cannot check rights here")
+	}
+	obj, err := a.opts.Reach(ctx, objectID, access.Manage)
+	if err != nil {
+		return nil, err
+	}
+	companyID := obj.ObjectCompanyID()
+	page, err := a.page(ctx, companyID, Filter{ObjectID: obj.ObjectID()}, first, after)
 	if err == nil {
 		if c := CollectorFrom(ctx); c != nil {
 			c.Add(companyID, ObjectAuditLog, objectID, "auditTrail")

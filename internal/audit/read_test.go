@@ -15,8 +15,8 @@ import (
 
 func TestEventsAndTrail(t *testing.T) {
 	tdb := testdb.New(t)
-	a, _ := newAuditor(t, tdb.App, Options{})
 	company, elsewhere := newID(), newID()
+	a, _ := newAuditor(t, tdb.App, Options{Reach: reachIn(company)})
 	admin, alice, bob := newID(), newID(), newID()
 	doc := newID()
 	start := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
@@ -99,7 +99,7 @@ func TestEventsAndTrail(t *testing.T) {
 		}
 	}
 
-	trail, err := a.Trail(ctx, company, doc, 5, "")
+	trail, err := a.Trail(ctx, doc, 5, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,15 +125,27 @@ func TestEventsAndTrail(t *testing.T) {
 		"after":  func() error { _, err := a.Events(ctx, company, Filter{}, 10, "bogus"); return err },
 		"actor":  func() error { _, err := a.Events(ctx, company, Filter{ActorID: "nobody"}, 10, ""); return err },
 		"ip":     func() error { _, err := a.Events(ctx, company, Filter{IP: "x"}, 10, ""); return err },
-		"trail":  func() error { _, err := a.Trail(ctx, company, doc, 101, ""); return err },
-		"cursor": func() error { _, err := a.Trail(ctx, company, doc, 1, "e30"); return err },
+		"trail":  func() error { _, err := a.Trail(ctx, doc, 101, ""); return err },
+		"cursor": func() error { _, err := a.Trail(ctx, doc, 1, "e30"); return err },
 	} {
 		if err := call(); errs.KindOf(err) != errs.BadUserInput {
 			t.Errorf("bad %s: %v", name, err)
 		}
 	}
-	if _, err := a.Trail(context.Background(), company, doc, 1, ""); err == nil {
+	if _, err := a.Trail(context.Background(), doc, 1, ""); err == nil {
 		t.Error("trail without a principal")
+	}
+	// The trail asks Reach for the caller's right and passes its refusal on; without Reach it
+	// refuses everyone. (internal/e2e's TestAuditTrailReaderChecksManage refuses through the
+	// real storage.Store.Reach.)
+	refuse := func(context.Context, string, access.Right) (storage.Object, error) {
+		return nil, errs.New(errs.Forbidden, "no")
+	}
+	for name, opts := range map[string]Options{"refusing Reach": {Reach: refuse}, "no Reach": {}} {
+		b, _ := newAuditor(t, tdb.App, opts)
+		if _, err := b.Trail(ctx, doc, 1, ""); errs.KindOf(err) != errs.Forbidden {
+			t.Errorf("trail with %s: %v, want FORBIDDEN", name, err)
+		}
 	}
 	// The system reads any company's log (the CLI and background jobs).
 	p, err := a.Events(access.AsSystem(context.Background(), elsewhere), elsewhere, Filter{}, 10, "")

@@ -103,8 +103,8 @@ func readRows(t *testing.T, db *database.DB, company string) []*row {
 func TestRunsReadAsEvents(t *testing.T) {
 	tdb := testdb.New(t)
 	_, pub := broker(t, tdb)
-	a, _ := newAuditor(t, tdb.App, Options{Window: -1, Publisher: pub})
 	company := newID()
+	a, _ := newAuditor(t, tdb.App, Options{Window: -1, Publisher: pub, Reach: reachIn(company)})
 	fx := writeRuns(t, a, company)
 	admin := WithCollector(userCtx(newID(), company, access.Admin), NewCollector())
 
@@ -162,7 +162,7 @@ func TestRunsReadAsEvents(t *testing.T) {
 	}
 	// The object's trail, one at a time.
 	trail := pageAll(t, func(after string) (*storage.Page[*Event], error) {
-		return a.Trail(admin, company, fx.doc, 1, after)
+		return a.Trail(admin, fx.doc, 1, after)
 	})
 	if fmt.Sprint(trail) != "[16 11 5]" {
 		t.Errorf("trail %v", trail)

@@ -1,5 +1,5 @@
-// Package auth establishes who is calling — sessions, logins, passwords — and enforces the
-// access-control directives @auth, @owner and @shared declared in the schema.
+// Package auth establishes who is calling: sessions, logins, passwords and their throttling.
+// It knows nothing of GraphQL; the directives that use what it establishes live in internal/api.
 package auth
 
 import (

@@ -16,10 +16,9 @@ const dozenQuery = `{ folders(first: 10) { nodes { name documents(first: 5) { no
   owner { name } template { name } comments(first: 3) { nodes { body author { name } } } } } } } }`
 
 // BenchmarkAuditViews measures reads with view auditing on and off, at several concurrencies,
-// through the HTTP handler: the nested read of the foundation's benchmark (BenchmarkNestedRead:
-// folders, their documents with owner and template, their comments with authors, as the demo
-// admin; 17 audited objects) and the smaller dozenQuery. Run it on PostgreSQL (README, "The
-// audit log"):
+// through the HTTP handler: the nested read of BenchmarkNestedRead (folders, their documents
+// with owner and template, their comments with authors, as the demo admin; 17 audited objects)
+// and the smaller dozenQuery. Run it on PostgreSQL (bench/audit-floor/README.md):
 //
 //	TEST_DATABASE_URL=... go test ./internal/e2e -run '^$' -bench AuditViews -benchtime 800x -count 4
 func BenchmarkAuditViews(b *testing.B) {

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/config"
+	"github.com/laatu/laatu/internal/errs"
+	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/testserver"
 )
 
@@ -288,5 +291,60 @@ func TestAuditSubscriptionDeliveriesAreViews(t *testing.T) {
 	}
 	if e := sub[0]; !slices.Contains(aeFieldNames(e), "title") || !slices.Equal(e.RootFields, []string{"documentChanged"}) {
 		t.Errorf("delivery event %+v", e)
+	}
+}
+
+// TestAuditTrailReaderChecksManage calls the audit reader itself, with no @shared directive in
+// front of it (as a resolver that forgot one would): a member who may view a document but not
+// manage it is refused, a folder it may not view does not exist for it, and an ADMIN reads.
+func TestAuditTrailReaderChecksManage(t *testing.T) {
+	t.Parallel()
+	s := testserver.New(t)
+	who := fLogins(t, s)
+	as := func(token string) context.Context {
+		p, err := s.App.Sessions.Authenticate(context.Background(), token, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return access.NewContext(context.Background(), p)
+	}
+	var page struct {
+		Documents struct {
+			Nodes []struct {
+				ID        string
+				ViewerCan struct{ View, Manage bool }
+			}
+		}
+	}
+	fOK(t, s, who.Member, `{ documents(first: 50) { nodes { id viewerCan { view manage } } } }`, nil, &page)
+	doc := ""
+	for _, d := range page.Documents.Nodes {
+		if d.ViewerCan.View && !d.ViewerCan.Manage {
+			doc = d.ID
+			break
+		}
+	}
+	restricted := fFolders(t, s, who.Admin)["HR & Safety"]
+	if doc == "" || restricted == "" {
+		t.Fatalf("no demo document the member views without managing it (%q), or no restricted folder (%q)", doc, restricted)
+	}
+
+	if _, err := s.App.Audit.Trail(as(who.Member), doc, 5, ""); errs.KindOf(err) != errs.Forbidden {
+		t.Errorf("a member's trail of a document it may only view: %v, want FORBIDDEN", err)
+	}
+	if _, err := s.App.Audit.Trail(as(who.Member), restricted, 5, ""); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("a member's trail of a restricted folder it may not view: %v, want NOT_FOUND", err)
+	}
+	if _, err := s.App.Audit.Trail(as(who.Member), storage.NewID(), 5, ""); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("a trail of an id that exists nowhere: %v, want NOT_FOUND", err)
+	}
+	p, err := s.App.Audit.Trail(as(who.Admin), doc, 5, "")
+	if err != nil || len(p.Items) == 0 {
+		t.Fatalf("the ADMIN's trail of the document: %v, %v", p, err)
+	}
+	for _, e := range p.Items {
+		if e.ObjectID != doc {
+			t.Errorf("the trail holds an event about %s", e.ObjectID)
+		}
 	}
 }

@@ -21,10 +21,10 @@ type ObjectRef struct {
 
 // The object types a grant can admit a guest to, named as the audit log names them.
 const (
-	RefFolder   = "FOLDER"
-	RefDocument = "DOCUMENT"
-	RefComment  = "COMMENT"
-	RefTemplate = "DOCUMENT_TEMPLATE"
+	RefFolder   = TypeFolder
+	RefDocument = TypeDocument
+	RefComment  = TypeComment
+	RefTemplate = TypeTemplate
 )
 
 // refKind is the canonical type of a ref, "" when no grant admits to its type.
@@ -126,25 +126,25 @@ func (c *conn) admittingGrants(ctx context.Context, companyID string, refs []Obj
 		// Soft-deleted objects too: a DELETE is recorded once the object is gone.
 		from, fargs := c.scopeSQL(deletedFoldersTable)
 		branch(RefFolder, from, fargs, "folder.id", "", "folder.path",
-			"folder.company_id = ? AND folder.id IN (?)", companyID, bun.In(in))
+			"folder.company_id = ? AND folder.id IN (?)", companyID, bun.List(in))
 	}
 	if in := ids[RefDocument]; len(in) > 0 {
 		from, fargs := c.scopeSQL(deletedDocumentsTable)
 		branch(RefDocument, from, fargs, "document.id", "document.id", "document.folder_path",
-			"document.company_id = ? AND document.id IN (?)", companyID, bun.In(in))
+			"document.company_id = ? AND document.id IN (?)", companyID, bun.List(in))
 	}
 	if in := ids[RefComment]; len(in) > 0 {
 		comments, cargs := c.scopeSQL(commentsTable)
 		docs, dargs := c.scopeSQL(deletedDocumentsTable)
 		from := comments + " JOIN " + docs + " ON document.company_id = comment.company_id AND document.id = comment.document_id"
 		branch(RefComment, from, append(cargs, dargs...), "comment.id", "document.id", "document.folder_path",
-			"comment.company_id = ? AND comment.id IN (?)", companyID, bun.In(in))
+			"comment.company_id = ? AND comment.id IN (?)", companyID, bun.List(in))
 	}
 	if in := ids[RefTemplate]; len(in) > 0 {
 		// The live documents made from the template, as templatesTable admits it through them.
 		from, fargs := c.scopeSQL(documentsTable)
 		branch(RefTemplate, from, fargs, "document.template_id", "document.id", "document.folder_path",
-			"document.company_id = ? AND document.template_id IN (?)", companyID, bun.In(in))
+			"document.company_id = ? AND document.template_id IN (?)", companyID, bun.List(in))
 	}
 	query := "SELECT ref_type, ref_id, grant_id FROM (SELECT reaching.*, row_number() OVER (" +
 		"PARTITION BY reaching.ref_type, reaching.ref_id ORDER BY " +

@@ -57,14 +57,8 @@ type ChangeHook func(ctx context.Context, tx bun.IDB, ch Change, afterCommit fun
 func (s *Store) OnChange(h ChangeHook) { s.hooks = append(s.hooks, h) }
 
 func (c *conn) changed(ctx context.Context, kind ChangeKind, o Object, fields ...FieldChange) error {
-	ch := Change{Kind: kind, CompanyID: o.companyID(), Fields: fields}
-	switch v := o.(type) {
-	case *Folder:
-		ch.ObjectType, ch.ObjectID, ch.Path = "FOLDER", v.ID, v.Path
-	case *Document:
-		ch.ObjectType, ch.ObjectID, ch.Path = "DOCUMENT", v.ID, v.FolderPath
-	}
-	return c.emit(ctx, ch)
+	return c.emit(ctx, Change{Kind: kind, CompanyID: o.ObjectCompanyID(), ObjectType: o.ObjectType(), ObjectID: o.ObjectID(),
+		Path: o.ObjectPath(), Fields: fields})
 }
 
 func (c *conn) emit(ctx context.Context, ch Change) error {

@@ -32,7 +32,7 @@ func (s *Store) CountCommentsByDocument(ctx context.Context, docIDs []string) (m
 	}
 	err := s.read(ctx, func(c *conn) error {
 		return c.from(commentsTable, (*Comment)(nil)).ColumnExpr("comment.document_id, count(*) AS n").
-			Where("comment.document_id IN (?)", bun.In(docIDs)).GroupExpr("comment.document_id").Scan(ctx, &rows)
+			Where("comment.document_id IN (?)", bun.List(docIDs)).GroupExpr("comment.document_id").Scan(ctx, &rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count comments: %w", err)

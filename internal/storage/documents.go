@@ -65,7 +65,7 @@ func (f DocumentFilter) apply(c *conn, q scoped) scoped {
 		}
 	}
 	if len(f.Statuses) > 0 {
-		q = q.Where("document.status IN (?)", bun.In(f.Statuses))
+		q = q.Where("document.status IN (?)", bun.List(f.Statuses))
 	}
 	if f.TemplateID != nil {
 		q = q.Where("document.template_id = ?", *f.TemplateID)
@@ -115,7 +115,7 @@ func (s *Store) CountDocumentsByFolder(ctx context.Context, folderIDs []string, 
 	err := s.read(ctx, func(c *conn) error {
 		f.FolderID = nil
 		return f.apply(c, c.from(documentsTable, (*Document)(nil))).
-			ColumnExpr("document.folder_id, count(*) AS n").Where("document.folder_id IN (?)", bun.In(folderIDs)).
+			ColumnExpr("document.folder_id, count(*) AS n").Where("document.folder_id IN (?)", bun.List(folderIDs)).
 			GroupExpr("document.folder_id").Scan(ctx, &rows)
 	})
 	if err != nil {

@@ -10,25 +10,65 @@ import (
 	"github.com/laatu/laatu/internal/access"
 )
 
-// Object is a folder or document as the access policy sees it.
+// The types of the objects of a company, as changes, audit events, grants and notifications
+// name them: one set, here, for every package.
+const (
+	TypeFolder   = "FOLDER"
+	TypeDocument = "DOCUMENT"
+	TypeComment  = "COMMENT"
+	TypeTemplate = "DOCUMENT_TEMPLATE"
+)
+
+// Object is a folder or a document: what grants, rights and the directives reach. Only the two
+// implement it.
 type Object interface {
-	companyID() string
+	// ObjectType is TypeFolder or TypeDocument.
+	ObjectType() string
+	// ObjectID is the object's id.
+	ObjectID() string
+	// ObjectPath is the path that grants and restrictions above the object match: a folder's
+	// own path, or a document's folder path.
+	ObjectPath() string
+	// ObjectCompanyID is the id of the object's company.
+	ObjectCompanyID() string
 	ownerID() string
-	// accessPath is the path that grants and restrictions above the object match: a folder's own
-	// path, or a document's folder path.
-	accessPath() string
-	// documentID is the document's id, empty for a folder.
-	documentID() string
 }
 
-func (f *Folder) companyID() string    { return f.CompanyID }
-func (f *Folder) ownerID() string      { return f.OwnerID }
-func (f *Folder) accessPath() string   { return f.Path }
-func (f *Folder) documentID() string   { return "" }
-func (d *Document) companyID() string  { return d.CompanyID }
-func (d *Document) ownerID() string    { return d.OwnerID }
-func (d *Document) accessPath() string { return d.FolderPath }
-func (d *Document) documentID() string { return d.ID }
+// ObjectType is TypeFolder.
+func (f *Folder) ObjectType() string { return TypeFolder }
+
+// ObjectID is the folder's id.
+func (f *Folder) ObjectID() string { return f.ID }
+
+// ObjectPath is the folder's own path.
+func (f *Folder) ObjectPath() string { return f.Path }
+
+// ObjectCompanyID is the folder's company.
+func (f *Folder) ObjectCompanyID() string { return f.CompanyID }
+
+func (f *Folder) ownerID() string { return f.OwnerID }
+
+// ObjectType is TypeDocument.
+func (d *Document) ObjectType() string { return TypeDocument }
+
+// ObjectID is the document's id.
+func (d *Document) ObjectID() string { return d.ID }
+
+// ObjectPath is the path of the document's folder.
+func (d *Document) ObjectPath() string { return d.FolderPath }
+
+// ObjectCompanyID is the document's company.
+func (d *Document) ObjectCompanyID() string { return d.CompanyID }
+
+func (d *Document) ownerID() string { return d.OwnerID }
+
+// documentID is the document's id, empty for a folder.
+func documentID(o Object) string {
+	if o.ObjectType() == TypeDocument {
+		return o.ObjectID()
+	}
+	return ""
+}
 
 // Rights returns the principal's effective right on each object, in order, with two queries
 // whatever the number of objects.
@@ -63,7 +103,7 @@ func (c *conn) rights(ctx context.Context, objs []Object) ([]access.Right, error
 	}
 	companies := map[string]bool{}
 	for _, o := range objs {
-		companies[o.companyID()] = true
+		companies[o.ObjectCompanyID()] = true
 	}
 	var memberOf []string
 	for id := range companies {
@@ -90,15 +130,15 @@ func (c *conn) rights(ctx context.Context, objs []Object) ([]access.Right, error
 		ids = append(ids, id)
 	}
 	err := c.from(grantsTable, &grants).
-		Where("grnt.grantee_id = ? AND grnt.company_id IN (?) AND (grnt.expires_at IS NULL OR grnt.expires_at > ?)", c.p.UserID, bun.In(ids), c.now).
+		Where("grnt.grantee_id = ? AND grnt.company_id IN (?) AND (grnt.expires_at IS NULL OR grnt.expires_at > ?)", c.p.UserID, bun.List(ids), c.now).
 		Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("grants: %w", err)
 	}
 	for i, o := range objs {
-		f := access.Facts{CompanyID: o.companyID(), OwnerID: o.ownerID(), Grant: access.None}
+		f := access.Facts{CompanyID: o.ObjectCompanyID(), OwnerID: o.ownerID(), Grant: access.None}
 		for _, r := range restricted {
-			if r.CompanyID == f.CompanyID && strings.HasPrefix(o.accessPath(), r.Path) {
+			if r.CompanyID == f.CompanyID && strings.HasPrefix(o.ObjectPath(), r.Path) {
 				f.Restricted = true
 			}
 		}
@@ -106,14 +146,34 @@ func (c *conn) rights(ctx context.Context, objs []Object) ([]access.Right, error
 			if g.CompanyID != f.CompanyID {
 				continue
 			}
-			if (g.DocumentID != nil && *g.DocumentID == o.documentID()) ||
-				(g.FolderID != nil && strings.HasPrefix(o.accessPath(), g.Path)) {
+			if (g.DocumentID != nil && *g.DocumentID == documentID(o)) ||
+				(g.FolderID != nil && strings.HasPrefix(o.ObjectPath(), g.Path)) {
 				f.Grant = f.Grant.Max(g.Level)
 			}
 		}
 		out[i] = access.Can(c.p, f)
 	}
 	return out, nil
+}
+
+// Reach returns the folder or document that id names when the caller holds at least need on
+// it: NOT_FOUND when the caller may not view it, exactly like an id that exists nowhere, and
+// FORBIDDEN when it may view it but holds less than need. Readers outside storage (the audit
+// trail) call it as the wall behind their directive.
+func (s *Store) Reach(ctx context.Context, id string, need access.Right) (Object, error) {
+	var out Object
+	err := s.read(ctx, func(c *conn) error {
+		o, err := c.object(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := c.require(ctx, o, need); err != nil {
+			return err
+		}
+		out = o
+		return nil
+	})
+	return out, err
 }
 
 func (c *conn) right(ctx context.Context, o Object) (access.Right, error) {

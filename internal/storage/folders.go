@@ -324,7 +324,7 @@ func (s *Store) CountFoldersByParent(ctx context.Context, parentIDs []string) (m
 			return nil
 		}
 		return c.from(foldersTable, (*Folder)(nil)).ColumnExpr("folder.parent_id, count(*) AS n").
-			Where("folder.parent_id IN (?)", bun.In(parentIDs)).GroupExpr("folder.parent_id").Scan(ctx, &rows)
+			Where("folder.parent_id IN (?)", bun.List(parentIDs)).GroupExpr("folder.parent_id").Scan(ctx, &rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count folders by parent: %w", err)

@@ -44,7 +44,7 @@ func (s *Store) Share(ctx context.Context, in NewGrant) (*Grant, error) {
 		if in.GranteeID == c.p.UserID {
 			return errs.Invalid("granteeId", "you cannot share with yourself")
 		}
-		g := &Grant{CompanyID: obj.companyID(), ID: NewID(), GranteeID: in.GranteeID, Level: in.Level,
+		g := &Grant{CompanyID: obj.ObjectCompanyID(), ID: NewID(), GranteeID: in.GranteeID, Level: in.Level,
 			ExpiresAt: in.ExpiresAt, CreatedAt: c.now}
 		if c.p.UserID != "" {
 			g.GrantedBy = &c.p.UserID
@@ -81,7 +81,7 @@ func mayShare(p *access.Principal, obj Object, right access.Right, level access.
 	if !right.AtLeast(access.View) {
 		return errs.NotFoundf("object")
 	}
-	if access.CanShare(p, obj.companyID(), right, level) {
+	if access.CanShare(p, obj.ObjectCompanyID(), right, level) {
 		return nil
 	}
 	return errs.New(errs.Forbidden, "you may not share this object at that level")
@@ -144,25 +144,12 @@ func (s *Store) Unshare(ctx context.Context, grantID string) (*Grant, error) {
 func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g *Grant, admittedBy string) error {
 	ch := Change{Kind: kind, CompanyID: g.CompanyID, UserIDs: []string{g.GranteeID}, GrantID: admittedBy,
 		Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level}}}
-	switch o := obj.(type) {
-	case *Folder:
-		ch.ObjectType, ch.ObjectID, ch.Path = "FOLDER", o.ID, o.Path
-	case *Document:
-		ch.ObjectType, ch.ObjectID, ch.Path = "DOCUMENT", o.ID, o.FolderPath
-	}
+	ch.ObjectType, ch.ObjectID, ch.Path = obj.ObjectType(), obj.ObjectID(), obj.ObjectPath()
 	return c.emit(ctx, ch)
 }
 
 // refOf names a folder or document for admittingGrants.
-func refOf(o Object) ObjectRef {
-	switch o := o.(type) {
-	case *Folder:
-		return ObjectRef{Type: RefFolder, ID: o.ID}
-	case *Document:
-		return ObjectRef{Type: RefDocument, ID: o.ID}
-	}
-	return ObjectRef{}
-}
+func refOf(o Object) ObjectRef { return ObjectRef{Type: o.ObjectType(), ID: o.ObjectID()} }
 
 // GrantsOn lists the grants on a folder or document; it needs MANAGE on it.
 func (s *Store) GrantsOn(ctx context.Context, objectID string) ([]*Grant, error) {
@@ -175,7 +162,7 @@ func (s *Store) GrantsOn(ctx context.Context, objectID string) ([]*Grant, error)
 		if err := c.require(ctx, obj, access.Manage); err != nil {
 			return err
 		}
-		q := c.from(grantsTable, &out).Where("grnt.company_id = ?", obj.companyID())
+		q := c.from(grantsTable, &out).Where("grnt.company_id = ?", obj.ObjectCompanyID())
 		if _, isFolder := obj.(*Folder); isFolder {
 			q = q.Where("grnt.folder_id = ?", objectID)
 		} else {

@@ -47,7 +47,7 @@ func (s *Store) ProbedCompany(ctx context.Context, id string) (string, error) {
 			if errs.KindOf(err) == errs.NotFound {
 				return nil
 			}
-			found = err == nil && o.companyID() == co
+			found = err == nil && o.ObjectCompanyID() == co
 			return err
 		})
 		if err != nil {

@@ -82,6 +82,7 @@ var (
 		}
 		return via, args
 	}, nil}
+	//lint:ignore U1000 the folder templates (super folders) of issue 14 are read through it
 	folderTemplatesTable = tenantTable{"folder_templates", "folder_template", "", "", func(c *conn, t string) (string, []any) {
 		return c.memberOf(t)
 	}, nil}
@@ -293,7 +294,7 @@ func (c *conn) policyFacts(tt tenantTable, companyIDs []string) scoped {
 	if len(member) == 0 {
 		member = []string{"00000000-0000-0000-0000-000000000000"}
 	}
-	q := c.db.NewSelect().TableExpr("(SELECT * FROM "+tt.name+" AS t WHERE t.company_id IN (?)) AS "+tt.alias, bun.In(member))
+	q := c.db.NewSelect().TableExpr("(SELECT * FROM "+tt.name+" AS t WHERE t.company_id IN (?)) AS "+tt.alias, bun.List(member))
 	return scoped{q: q, c: c}
 }
 
@@ -363,7 +364,7 @@ func visibleByID[T any](ctx context.Context, s *Store, tt tenantTable, ids []str
 	}
 	var rows []T
 	err := s.read(ctx, func(c *conn) error {
-		return c.from(tt, &rows).Where(tt.alias+".id IN (?)", bun.In(ids)).Scan(ctx)
+		return c.from(tt, &rows).Where(tt.alias+".id IN (?)", bun.List(ids)).Scan(ctx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s by id: %w", tt.name, err)

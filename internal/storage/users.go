@@ -24,7 +24,7 @@ func (s *Store) UsersByID(ctx context.Context, ids []string) (map[string]*User, 
 		if !c.p.Authenticated() && !c.p.System() {
 			return nil
 		}
-		return c.db.NewSelect().Model(&rows).Where("usr.id IN (?)", bun.In(ids)).Scan(ctx)
+		return c.db.NewSelect().Model(&rows).Where("usr.id IN (?)", bun.List(ids)).Scan(ctx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("users by id: %w", err)
@@ -162,7 +162,7 @@ func (s *Store) MembersAmong(ctx context.Context, userIDs []string) (map[string]
 			return nil
 		}
 		return c.from(membershipsTable, &rows).
-			Where("membership.company_id = ? AND membership.user_id IN (?)", c.p.CompanyID, bun.In(userIDs)).Scan(ctx)
+			Where("membership.company_id = ? AND membership.user_id IN (?)", c.p.CompanyID, bun.List(userIDs)).Scan(ctx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("members among: %w", err)

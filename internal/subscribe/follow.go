@@ -553,14 +553,7 @@ func (s *stream) comment(id string) (*storage.Comment, error) {
 
 // canView tells whether the subscriber may view an object as it is described, deleted or not.
 func (s *stream) canView(o storage.Object) (bool, error) {
-	key := "rights "
-	switch o := o.(type) {
-	case *storage.Folder:
-		key += o.ID
-	case *storage.Document:
-		key += o.ID
-	}
-	return load(s, key, func(ctx context.Context) (bool, error) {
+	return load(s, "rights "+o.ObjectID(), func(ctx context.Context) (bool, error) {
 		r, err := s.h.store.Rights(ctx, []storage.Object{o})
 		if err != nil {
 			return false, err

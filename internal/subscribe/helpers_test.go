@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -567,5 +566,3 @@ func data[T any](t *testing.T, r response) T {
 	}
 	return v
 }
-
-var errTimeout = errors.New("timeout")

@@ -13,9 +13,9 @@ import (
 
 // Object types of changes, as storage names them.
 const (
-	typeFolder   = "FOLDER"
-	typeDocument = "DOCUMENT"
-	typeComment  = "COMMENT"
+	typeFolder   = storage.TypeFolder
+	typeDocument = storage.TypeDocument
+	typeComment  = storage.TypeComment
 )
 
 // kindStatusChanged is the wire kind of a document update that changed its status; the other

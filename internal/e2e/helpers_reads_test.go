@@ -1,6 +1,6 @@
 package e2e
 
-// Helpers of the foundation tests (issue 2). Every name starts with f so that the other test
+// Helpers of the read, write and bad-input tests. Every name starts with f so that the other test
 // files of this package can add helpers of their own without colliding.
 
 import (
@@ -72,7 +72,7 @@ func fSafe(t testing.TB, res *testserver.Response) {
 	}
 }
 
-// fAcme are the demo logins of Acme the foundation tests use.
+// fAcme are the demo logins of Acme that the tests use.
 type fAcme struct {
 	Admin, Manager, Member string
 }

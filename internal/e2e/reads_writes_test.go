@@ -3,9 +3,9 @@
 // TEST_DATABASE_URL is set.
 package e2e
 
-// The foundation tests (issue 2): the nested read with pagination, filters and sorting, the
-// write paths, and node(id:). Bad input is in badinput_foundation_test.go, the N+1 test and
-// the benchmark in nplus1_foundation_test.go.
+// Reads and writes through GraphQL: the nested read with pagination, filters and sorting, the
+// write paths, and node(id:). Bad input is in badinput_test.go, the statement-count test and
+// the benchmark of the nested read in nplus1_test.go.
 
 import (
 	"cmp"
@@ -63,7 +63,7 @@ func (p fPageInfo) check(t *testing.T, what string, cursors []string, hasNext bo
 	}
 }
 
-func TestFoundationNestedRead(t *testing.T) {
+func TestNestedReadPagesAndCounts(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	who := fLogins(t, s)
@@ -290,7 +290,7 @@ func TestFoundationNestedRead(t *testing.T) {
 	t.Run("node", func(t *testing.T) { fCheckNode(t, s, who) })
 }
 
-func TestFoundationDocumentFilters(t *testing.T) {
+func TestDocumentFilters(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	who := fLogins(t, s)
@@ -460,7 +460,7 @@ func fPageThrough(t *testing.T, want []string, size int, fetch func(after any) (
 	}
 }
 
-func TestFoundationSorting(t *testing.T) {
+func TestSortingIsStableAcrossPages(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	who := fLogins(t, s)
@@ -663,7 +663,7 @@ func fCheckNode(t *testing.T, s *testserver.Server, who fAcme) {
 	}
 }
 
-func TestFoundationFolderWrites(t *testing.T) {
+func TestFolderWrites(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	who := fLogins(t, s)
@@ -781,7 +781,7 @@ func TestFoundationFolderWrites(t *testing.T) {
 	fFail(t, s, who.Manager, `mutation($id: ID!) { deleteFolder(id: $id) { id } }`, map[string]any{"id": f.ID}, "NOT_FOUND")
 }
 
-func TestFoundationTemplatesAndValues(t *testing.T) {
+func TestTemplatesValidateValues(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	who := fLogins(t, s)
@@ -949,7 +949,7 @@ type jsonNumber string
 
 func (n jsonNumber) MarshalJSON() ([]byte, error) { return []byte(n), nil }
 
-func TestFoundationDocumentUpdates(t *testing.T) {
+func TestDocumentUpdates(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	who := fLogins(t, s)

@@ -1,7 +1,6 @@
 package e2e
 
-// Bad input answers with a clear error and a stable code, never a 500 or a panic text
-// (issue 2): malformed requests, unknown fields, wrong types, oversized bodies, deep, costly
+// Bad input answers with a clear error and a stable code, never a 500 or a panic text: malformed requests, unknown fields, wrong types, oversized bodies, deep, costly
 // and aliased queries, page sizes, invalid ids, the HTTP edge, the error cap, the request
 // timeout, introspection, the playground and the health probes.
 
@@ -53,7 +52,7 @@ func fPost(t *testing.T, s *testserver.Server, token, body string, chunked bool)
 	return out
 }
 
-func TestFoundationBadRequests(t *testing.T) {
+func TestBadRequestsAnswerStableCodes(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	token := s.Login(t, "admin@acme.test")
@@ -310,7 +309,7 @@ func TestFoundationBadRequests(t *testing.T) {
 	})
 }
 
-func TestFoundationHTTPEdge(t *testing.T) {
+func TestHTTPEdge(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	token := s.Login(t, "admin@acme.test")
@@ -410,7 +409,7 @@ func TestFoundationHTTPEdge(t *testing.T) {
 	})
 }
 
-func TestFoundationModes(t *testing.T) {
+func TestDevAndProductionModes(t *testing.T) {
 	t.Parallel()
 	dev := testserver.New(t)
 	prod := testserver.NewOn(t, dev.DB, func(c *config.Config) { c.Mode = config.Prod; c.Playground = false })
@@ -476,7 +475,7 @@ func TestFoundationModes(t *testing.T) {
 	}
 }
 
-func TestFoundationRequestTimeout(t *testing.T) {
+func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
 	s := testserver.New(t)
 	token := s.Login(t, "admin@acme.test")
