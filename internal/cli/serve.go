@@ -72,13 +72,17 @@ func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
 	}
-	if t := mailTransport(cfg, log); t != nil {
-		sender := &mail.Sender{Store: a.Store, Transport: t, Logger: log, Every: 5 * time.Second}
-		go sender.Run(ctx)
-	}
 	srv, l, err := listen(cfg, log, a.Handler)
 	if err != nil {
 		return err
+	}
+	if t := mailTransport(cfg, log); t != nil {
+		// Stopped and waited for before serve returns, so that it never outlives the store.
+		sender := &mail.Sender{Store: a.Store, Transport: t, Logger: log, Every: 5 * time.Second}
+		senderCtx, stopSender := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); sender.Run(senderCtx) }()
+		defer func() { stopSender(); <-stopped }()
 	}
 	errc := make(chan error, 1)
 	go func() {
