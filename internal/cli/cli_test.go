@@ -222,7 +222,7 @@ func auditKinds(t *testing.T, dir string) map[string]int {
 func waitReady(t *testing.T, base string, done <-chan int, stderr *syncBuffer) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case code := <-done:
 			t.Fatalf("serve ended early with %d:\n%s", code, stderr.String())
