@@ -131,7 +131,7 @@ func Settings() []Setting {
 			return err
 		}}},
 		{"trusted-proxies", "LAATU_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", list(func(c *Config) *[]string { return &c.TrustedProxies })},
-		{"allowed-origins", "LAATU_ALLOWED_ORIGINS", "", "comma-separated extra origins allowed for cross-site requests and WebSockets", list(func(c *Config) *[]string { return &c.AllowedOrigins })},
+		{"allowed-origins", "LAATU_ALLOWED_ORIGINS", "", "comma-separated origins (scheme://host[:port], exactly) of browser apps allowed to call the API: CORS, cross-site requests, WebSockets", list(func(c *Config) *[]string { return &c.AllowedOrigins })},
 		{"log-level", "LAATU_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "LAATU_LOG_FORMAT", "", "json or console (default: console in dev, json in prod)", str(func(c *Config) *string { return &c.LogFormat })},
 		{"audit-log", "LAATU_AUDIT_LOG", "", "where the audit stream's JSON lines go: stdout, stderr, a file path, or off (default: DATA_DIR/audit.jsonl in dev, stdout in prod)", str(func(c *Config) *string { return &c.AuditLog })},
