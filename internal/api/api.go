@@ -70,8 +70,8 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		srv.AddTransport(t)
 	}
 	srv.AddTransport(transport.Options{AllowedMethods: []string{"GET", "POST", "OPTIONS"}})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(specHTTP{transport.GET{}})
+	srv.AddTransport(specHTTP{transport.POST{}})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetErrorPresenter(graph.ErrorPresenter)
@@ -328,14 +328,23 @@ func capErrors(resp *graphql.Response, max int) *graphql.Response {
 }
 
 // authenticate puts the caller's principal in the context: anonymous without a token, the
-// session's user otherwise. A bad token answers 401 at once, so that a client with an expired
+// session's user otherwise. A malformed Authorization header or a bad token answers 401 at once, so that a client with an expired
 // session learns it before anything else happens. WebSocket clients authenticate in
 // connection_init instead (see the WebSocket transport's InitFunc).
 func authenticate(o Options, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		p := auth.Anonymous()
-		if tok := auth.BearerToken(r.Header.Get("Authorization")); tok != "" {
+		header := r.Header.Get("Authorization")
+		if header != "" && auth.BearerToken(header) == "" {
+			// A token in another form ("Token x", a bare token, "Bearer" alone) is a client's
+			// mistake: say so, rather than serving it silently as anonymous.
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request"`)
+			httpx.WriteJSONError(w, http.StatusUnauthorized, errs.Unauthenticated,
+				`malformed Authorization header: send "Authorization: Bearer <token>", or no header to act anonymously`)
+			return
+		}
+		if tok := auth.BearerToken(header); tok != "" {
 			var err error
 			p, err = o.Auth.Authenticate(ctx, tok, r.Header.Get("X-Company-ID"))
 			if err != nil && ctx.Err() != nil {

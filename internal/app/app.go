@@ -387,6 +387,7 @@ func httpHandler(cfg config.Config, log zerolog.Logger, store *storage.Store, gq
 		httpx.Identify(proxies),
 		httpx.AccessLog(log),
 		httpx.Recover,
+		httpx.CORS(cfg.AllowedOrigins),
 		crossOrigin,
 		httpx.MaxBytes(cfg.MaxBodyBytes),
 	), nil

@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -11,146 +10,85 @@ import (
 	"github.com/laatu/laatu/internal/database"
 )
 
-// cliUsage is printed on a usage error.
-const cliUsage = `usage:
-  laatu audit verify [--company ID]
-  laatu audit export --company ID [--from RFC3339] [--to RFC3339]
-  laatu audit prune --company ID --before RFC3339
-`
-
-// RunCLI runs `laatu audit <verify|export|prune> ...` with args starting at the subcommand,
-// and returns the process exit code: 0 on success, 1 when verify finds tampering or a command
-// fails, 2 on a usage error. db is the server's store; ownerDB the table owner's
-// (DATABASE_ADMIN_URL), nil when not configured (SQLite, or no admin URL), in which case db is
-// used: enough on SQLite and for one company on PostgreSQL, while verifying every company and
-// pruning on PostgreSQL need the owner.
-func RunCLI(ctx context.Context, args []string, db, ownerDB *database.DB, stdout, stderr io.Writer) int {
-	asOwner := ownerDB != nil || db.Dialect != database.Postgres
-	if ownerDB == nil {
-		ownerDB = db
-	}
-	if len(args) == 0 {
-		fmt.Fprint(stderr, cliUsage)
-		return 2
-	}
-	fs := flag.NewFlagSet("laatu audit "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	company := fs.String("company", "", "the company id (the nil UUID for events outside any company)")
-	var run func() error
-	tampered := false
-	switch args[0] {
-	case "verify":
-		run = func() error {
-			var reports []Report
-			var err error
-			if *company != "" {
-				var r Report
-				r, err = Verify(ctx, ownerDB, *company)
-				reports = []Report{r}
-			} else {
-				if !asOwner {
-					// The server's role sees one company at a time: it would find no chain at all.
-					return errors.New("verifying every company needs the owner's connection (DATABASE_ADMIN_URL); or pass --company")
-				}
-				reports, err = VerifyAll(ctx, ownerDB)
-			}
-			if err != nil {
-				return err
-			}
-			for _, r := range reports {
-				w := stdout
-				if !r.OK() {
-					w, tampered = stderr, true
-				}
-				fmt.Fprintln(w, r)
-			}
-			if len(reports) == 0 {
-				fmt.Fprintln(stdout, "no audit events")
-			}
-			return nil
-		}
-	case "export":
-		from := fs.String("from", "", "only events at or after this instant (RFC 3339)")
-		to := fs.String("to", "", "only events before this instant (RFC 3339)")
-		run = func() error {
-			if *company == "" {
-				return errUsage("--company is required")
-			}
-			f, err := parseTime("--from", *from)
-			if err != nil {
-				return err
-			}
-			t, err := parseTime("--to", *to)
-			if err != nil {
-				return err
-			}
-			n, err := Export(ctx, ownerDB, *company, f, t, stdout)
-			if err == nil {
-				fmt.Fprintf(stderr, "exported %d events\n", n)
-			}
-			return err
-		}
-	case "prune":
-		before := fs.String("before", "", "delete the events that occurred before this instant (RFC 3339)")
-		run = func() error {
-			if *company == "" || *before == "" {
-				return errUsage("--company and --before are required")
-			}
-			b, err := parseTime("--before", *before)
-			if err != nil {
-				return err
-			}
-			res, err := Prune(ctx, ownerDB, *company, b)
-			if err != nil {
-				return err
-			}
-			if res.Checkpoint == nil {
-				fmt.Fprintln(stdout, "nothing to prune")
-				return nil
-			}
-			fmt.Fprintf(stdout, "pruned %d events; checkpoint at seq %d, hash %s, checkpoint hash %s\n",
-				res.Deleted, res.Checkpoint.Seq, res.Checkpoint.Hash, res.Checkpoint.CheckpointHash)
-			return nil
-		}
-	default:
-		fmt.Fprintf(stderr, "unknown audit command %q\n%s", args[0], cliUsage)
-		return 2
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "unexpected arguments: %v\n%s", fs.Args(), cliUsage)
-		return 2
-	}
-	if err := run(); err != nil {
-		fmt.Fprintln(stderr, err)
-		var u usageError
-		if errors.As(err, &u) {
-			fmt.Fprint(stderr, cliUsage)
-			return 2
-		}
-		return 1
-	}
-	if tampered {
-		return 1
-	}
-	return 0
+// Command runs the `laatu audit` commands (internal/cli parses their flags). DB is the
+// server's store; Owner the tables' owner (DATABASE_ADMIN_URL), nil when not configured, in
+// which case DB is used: enough on SQLite and for one company on PostgreSQL, while verifying
+// every company and pruning on PostgreSQL need the owner.
+type Command struct {
+	DB, Owner      *database.DB
+	Stdout, Stderr io.Writer
 }
 
-type usageError string
-
-func (e usageError) Error() string { return string(e) }
-
-func errUsage(msg string) error { return usageError(msg) }
-
-func parseTime(flagName, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
+// owner is the connection to read and prune with, and whether it sees every company.
+func (c Command) owner() (*database.DB, bool) {
+	if c.Owner != nil {
+		return c.Owner, true
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	return c.DB, c.DB.Dialect != database.Postgres
+}
+
+// Verify checks one company's chain, or every chain when company is "". It writes one line
+// per chain (intact ones to Stdout, broken ones to Stderr) and returns ErrTampered if any broke
+// (the broken chains are then already on Stderr).
+func (c Command) Verify(ctx context.Context, company string) error {
+	reports, err := c.verify(ctx, company)
 	if err != nil {
-		return time.Time{}, errUsage(fmt.Sprintf("%s: %q is not an RFC 3339 instant", flagName, s))
+		return err
 	}
-	return t, nil
+	tampered := false
+	for _, r := range reports {
+		w := c.Stdout
+		if !r.OK() {
+			w, tampered = c.Stderr, true
+		}
+		fmt.Fprintln(w, r)
+	}
+	if len(reports) == 0 {
+		fmt.Fprintln(c.Stdout, "no audit events")
+	}
+	if tampered {
+		return ErrTampered
+	}
+	return nil
+}
+
+func (c Command) verify(ctx context.Context, company string) ([]Report, error) {
+	db, all := c.owner()
+	if company != "" {
+		r, err := Verify(ctx, db, company)
+		return []Report{r}, err
+	}
+	if !all {
+		// The server's role sees one company at a time: it would find no chain at all.
+		return nil, errors.New("verifying every company needs the owner's connection (DATABASE_ADMIN_URL); or pass --company")
+	}
+	return VerifyAll(ctx, db)
+}
+
+// Export writes one company's events in [from, to) as JSON lines to Stdout (a zero time is
+// unbounded) and their count to Stderr.
+func (c Command) Export(ctx context.Context, company string, from, to time.Time) error {
+	db, _ := c.owner()
+	n, err := Export(ctx, db, company, from, to, c.Stdout)
+	if err == nil {
+		fmt.Fprintf(c.Stderr, "exported %d events\n", n)
+	}
+	return err
+}
+
+// Prune deletes one company's events before the instant, leaving a hashed checkpoint, and
+// says what it did.
+func (c Command) Prune(ctx context.Context, company string, before time.Time) error {
+	db, _ := c.owner()
+	res, err := Prune(ctx, db, company, before)
+	if err != nil {
+		return err
+	}
+	if res.Checkpoint == nil {
+		fmt.Fprintln(c.Stdout, "nothing to prune")
+		return nil
+	}
+	fmt.Fprintf(c.Stdout, "pruned %d events; checkpoint at seq %d, hash %s, checkpoint hash %s\n",
+		res.Deleted, res.Checkpoint.Seq, res.Checkpoint.Hash, res.Checkpoint.CheckpointHash)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -22,62 +23,60 @@ import (
 	"github.com/laatu/laatu/internal/testdb"
 )
 
+// TestCLI runs the audit commands as `laatu audit` does (internal/cli parses their flags and
+// tests the usage errors).
 func TestCLI(t *testing.T) {
 	tdb := testdb.New(t)
-	run := func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		code := RunCLI(context.Background(), args, tdb.App, tdb.Owner, &out, &errOut)
-		return code, out.String(), errOut.String()
+	ctx := context.Background()
+	var stdout, stderr bytes.Buffer
+	cmd := Command{DB: tdb.App, Owner: tdb.Owner, Stdout: &stdout, Stderr: &stderr}
+	run := func(f func() error) (string, string, error) {
+		stdout.Reset()
+		stderr.Reset()
+		err := f()
+		return stdout.String(), stderr.String(), err
 	}
+	verify := func(company string) func() error { return func() error { return cmd.Verify(ctx, company) } }
 	if tdb.Dialect == database.Postgres {
 		// Without the owner, the server's role could not see every chain: refused, not "ok".
-		var errOut bytes.Buffer
-		if code := RunCLI(context.Background(), []string{"verify"}, tdb.App, nil, io.Discard, &errOut); code != 1 ||
-			!strings.Contains(errOut.String(), "DATABASE_ADMIN_URL") {
-			t.Fatalf("verify without the owner: %d %q", code, errOut.String())
+		noOwner := Command{DB: tdb.App, Stdout: io.Discard, Stderr: io.Discard}
+		if err := noOwner.Verify(ctx, ""); err == nil || !strings.Contains(err.Error(), "DATABASE_ADMIN_URL") {
+			t.Fatalf("verify without the owner: %v", err)
 		}
 	}
-	if code, out, _ := run("verify"); code != 0 || !strings.Contains(out, "no audit events") {
-		t.Fatalf("verify on an empty log: %d %q", code, out)
+	if out, _, err := run(verify("")); err != nil || !strings.Contains(out, "no audit events") {
+		t.Fatalf("verify on an empty log: %v %q", err, out)
 	}
 	a, _ := newAuditor(t, tdb.App, Options{})
 	intact, broken := newID(), newID()
 	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	recordN(t, a, intact, 4, start)
 	recordN(t, a, broken, 4, start)
-	if code, out, errOut := run("verify"); code != 0 || strings.Count(out, ": ok") != 2 {
-		t.Fatalf("verify: %d %q %q", code, out, errOut)
+	if out, errOut, err := run(verify("")); err != nil || strings.Count(out, ": ok") != 2 {
+		t.Fatalf("verify: %v %q %q", err, out, errOut)
 	}
 	tamper(t, tdb, fmt.Sprintf("DELETE FROM audit_events WHERE company_id = '%s' AND seq = 2", broken))
-	if code, _, errOut := run("verify"); code != 1 || !strings.Contains(errOut, "DELETED at seq 2") {
-		t.Fatalf("verify after tampering: %d %q", code, errOut)
+	if _, errOut, err := run(verify("")); !errors.Is(err, ErrTampered) || !strings.Contains(errOut, "DELETED at seq 2") {
+		t.Fatalf("verify after tampering: %v %q", err, errOut)
 	}
-	if code, _, _ := run("verify", "--company", intact); code != 0 {
-		t.Fatalf("verify --company of the intact chain: %d", code)
+	if _, _, err := run(verify(intact)); err != nil {
+		t.Fatalf("verify --company of the intact chain: %v", err)
 	}
-	if code, _, errOut := run("verify", "--company", broken); code != 1 || !strings.Contains(errOut, broken) {
-		t.Fatalf("verify --company of the broken chain: %d %q", code, errOut)
+	if _, errOut, err := run(verify(broken)); !errors.Is(err, ErrTampered) || !strings.Contains(errOut, broken) {
+		t.Fatalf("verify --company of the broken chain: %v %q", err, errOut)
 	}
 
-	code, out, errOut := run("export", "--company", intact, "--from", start.Add(time.Minute).Format(time.RFC3339))
-	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(errOut, "exported 3 events") {
-		t.Fatalf("export: %d %q %q", code, out, errOut)
+	out, errOut, err := run(func() error { return cmd.Export(ctx, intact, start.Add(time.Minute), time.Time{}) })
+	if err != nil || strings.Count(out, "\n") != 3 || !strings.Contains(errOut, "exported 3 events") {
+		t.Fatalf("export: %v %q %q", err, out, errOut)
 	}
-	code, out, _ = run("prune", "--company", intact, "--before", start.Add(2*time.Minute).Format(time.RFC3339))
-	if code != 0 || !strings.Contains(out, "pruned 2 events; checkpoint at seq 2") {
-		t.Fatalf("prune: %d %q", code, out)
+	out, _, err = run(func() error { return cmd.Prune(ctx, intact, start.Add(2*time.Minute)) })
+	if err != nil || !strings.Contains(out, "pruned 2 events; checkpoint at seq 2") {
+		t.Fatalf("prune: %v %q", err, out)
 	}
-	if code, _, errOut := run("prune", "--company", broken, "--before", start.Add(time.Hour).Format(time.RFC3339)); code != 1 ||
-		!strings.Contains(errOut, "does not verify") {
-		t.Fatalf("prune of a tampered chain: %d %q", code, errOut)
-	}
-	for _, args := range [][]string{
-		{}, {"bogus"}, {"export"}, {"prune", "--company", intact}, {"export", "--company", intact, "--from", "yesterday"},
-		{"verify", "extra"}, {"verify", "--nope"},
-	} {
-		if code, _, _ := run(args...); code != 2 {
-			t.Errorf("%v: exit %d, want 2", args, code)
-		}
+	if _, _, err := run(func() error { return cmd.Prune(ctx, broken, start.Add(time.Hour)) }); err == nil ||
+		!strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("prune of a tampered chain: %v", err)
 	}
 }
 

@@ -45,6 +45,8 @@ type Config struct {
 	AdminDatabaseURL string
 	AutoMigrate      bool
 	SeedDemo         bool
+	// AllowEmbedded accepts the embedded SQLite store in prod, which has no row-level security.
+	AllowEmbedded bool
 
 	TrustedProxies []string
 	AllowedOrigins []string
@@ -86,30 +88,51 @@ type Config struct {
 // Setting describes one configuration value for flags, the environment and the README.
 type Setting struct {
 	Flag, Env, Default, Usage string
-	set                       func(c *Config, v string) error
+	value                     value
+}
+
+// Kind is the type of a setting's value, so that a command line can offer a typed flag.
+type Kind int
+
+// The kinds of settings.
+const (
+	KindString Kind = iota
+	KindBool
+	KindInt
+	KindDuration
+	KindList // comma-separated strings
+)
+
+// Kind reports the type of the setting's value.
+func (s Setting) Kind() Kind { return s.value.kind }
+
+type value struct {
+	kind Kind
+	set  func(c *Config, v string) error
 }
 
 // Settings lists every setting, in the order the README shows them.
 func Settings() []Setting {
 	return []Setting{
-		{"mode", "LAATU_MODE", "dev", "dev (demo data, playground, introspection) or prod", func(c *Config, v string) error {
+		{"mode", "LAATU_MODE", "dev", "dev (demo data, playground, introspection) or prod", value{KindString, func(c *Config, v string) error {
 			switch Mode(v) {
 			case Dev, Prod:
 				c.Mode = Mode(v)
 				return nil
 			}
 			return fmt.Errorf("must be dev or prod, got %q", v)
-		}},
+		}}},
 		{"addr", "LAATU_ADDR", "localhost:8080", "address to listen on", str(func(c *Config) *string { return &c.Addr })},
 		{"data-dir", "LAATU_DATA_DIR", "data", "directory of the embedded SQLite database", str(func(c *Config) *string { return &c.DataDir })},
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL of the server's role (empty: embedded SQLite)", str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"admin-database-url", "DATABASE_ADMIN_URL", "", "PostgreSQL URL of the table owner, for migrations (empty: DATABASE_URL)", str(func(c *Config) *string { return &c.AdminDatabaseURL })},
+		{"allow-embedded-store", "LAATU_ALLOW_EMBEDDED_STORE", "false", "in prod, serve from the embedded SQLite store anyway (it has no row-level security: one wall less between companies)", boolean(func(c *Config) *bool { return &c.AllowEmbedded })},
 		{"auto-migrate", "LAATU_AUTO_MIGRATE", "true", "apply migrations when serve starts", boolean(func(c *Config) *bool { return &c.AutoMigrate })},
 		{"seed-demo", "LAATU_SEED_DEMO", "true", "load demo data on serve (dev mode only; idempotent)", boolean(func(c *Config) *bool { return &c.SeedDemo })},
 		{"base-url", "LAATU_BASE_URL", "http://localhost:8080", "public URL used in links sent by mail (never taken from the request)", str(func(c *Config) *string { return &c.BaseURL })},
 		{"tls-cert", "LAATU_TLS_CERT", "", "TLS certificate file; with tls-key, serve HTTPS only", str(func(c *Config) *string { return &c.TLSCert })},
 		{"tls-key", "LAATU_TLS_KEY", "", "TLS private key file", str(func(c *Config) *string { return &c.TLSKey })},
-		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / and allow introspection (default: on in dev, off in prod)", func(c *Config, v string) error {
+		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / and allow introspection (default: on in dev, off in prod)", value{KindBool, func(c *Config, v string) error {
 			if v == "" {
 				c.Playground = c.Mode == Dev
 				return nil
@@ -117,12 +140,12 @@ func Settings() []Setting {
 			b, err := strconv.ParseBool(v)
 			c.Playground = b
 			return err
-		}},
+		}}},
 		{"trusted-proxies", "LAATU_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs whose X-Forwarded-For is believed", list(func(c *Config) *[]string { return &c.TrustedProxies })},
-		{"allowed-origins", "LAATU_ALLOWED_ORIGINS", "", "comma-separated extra origins allowed for cross-site requests and WebSockets", list(func(c *Config) *[]string { return &c.AllowedOrigins })},
+		{"allowed-origins", "LAATU_ALLOWED_ORIGINS", "", "comma-separated origins (scheme://host[:port], exactly) of browser apps allowed to call the API: CORS, cross-site requests, WebSockets", list(func(c *Config) *[]string { return &c.AllowedOrigins })},
 		{"log-level", "LAATU_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "LAATU_LOG_FORMAT", "", "json or console (default: console in dev, json in prod)", str(func(c *Config) *string { return &c.LogFormat })},
-		{"audit-log", "LAATU_AUDIT_LOG", "stdout", "where the audit stream's JSON lines go: stdout, stderr, a file path, or off", str(func(c *Config) *string { return &c.AuditLog })},
+		{"audit-log", "LAATU_AUDIT_LOG", "", "where the audit stream's JSON lines go: stdout, stderr, a file path, or off (default: DATA_DIR/audit.jsonl in dev, stdout in prod)", str(func(c *Config) *string { return &c.AuditLog })},
 		{"max-body-bytes", "LAATU_MAX_BODY_BYTES", "1048576", "largest request body accepted", int64v(func(c *Config) *int64 { return &c.MaxBodyBytes })},
 		{"request-timeout", "LAATU_REQUEST_TIMEOUT", "15s", "longest time one query or mutation may run", duration(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 		{"max-depth", "LAATU_MAX_DEPTH", "12", "deepest query accepted", intv(func(c *Config) *int { return &c.MaxDepth })},
@@ -149,32 +172,45 @@ func Settings() []Setting {
 }
 
 // Load parses args (without the program and subcommand names) over the environment.
-// It returns the remaining positional arguments.
+// It returns the remaining positional arguments. The laatu command parses its flags with
+// internal/cli and calls Build; Load serves tests and tools that want a Config from flags.
 func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	settings := Settings()
-	values := make([]*string, len(settings))
-	for i, s := range settings {
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
 		def := s.Default
 		if v := getenv(s.Env); v != "" {
 			def = v
 		}
-		values[i] = fs.String(s.Flag, def, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+		values[s.Flag] = fs.String(s.Flag, def, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, nil, err
 	}
+	c, err := Build(func(s Setting) string { return *values[s.Flag] })
+	return c, fs.Args(), err
+}
+
+// Build makes a Config from one text value per setting (value returns the setting's Default
+// when neither its flag nor its variable is given), fills the mode-dependent defaults and
+// checks the result.
+func Build(value func(Setting) string) (Config, error) {
 	var c Config
-	for i, s := range settings {
-		if err := s.set(&c, *values[i]); err != nil {
-			return Config{}, nil, fmt.Errorf("--%s: %w", s.Flag, err)
+	for _, s := range Settings() {
+		if err := s.value.set(&c, value(s)); err != nil {
+			return Config{}, fmt.Errorf("--%s: %w", s.Flag, err)
 		}
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = map[Mode]string{Dev: "console", Prod: "json"}[c.Mode]
 	}
-	return c, fs.Args(), c.validate()
+	if c.AuditLog == "" {
+		// In dev the stream would drown the terminal; in prod stdout is what a log shipper reads.
+		c.AuditLog = map[Mode]string{Dev: filepath.Join(c.DataDir, "audit.jsonl"), Prod: "stdout"}[c.Mode]
+	}
+	return c, c.validate()
 }
 
 func (c *Config) validate() error {
@@ -197,6 +233,9 @@ func (c *Config) validate() error {
 		c.DBStatementTimeout < 0 || c.DBLockTimeout < 0 || c.DBIdleInTransactionTimeout < 0 {
 		problems = append(problems, errors.New("limits must be positive (max-body-bytes at least 1024, max-tokens at least 100)"))
 	}
+	if c.AdminDatabaseURL != "" && c.DatabaseURL == "" {
+		problems = append(problems, errors.New("DATABASE_ADMIN_URL is set but DATABASE_URL is not: set both for PostgreSQL, neither for the embedded store"))
+	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		problems = append(problems, errors.New("DATABASE_URL must be a postgres:// URL (leave it empty for the embedded store)"))
 	}
@@ -209,32 +248,32 @@ func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "laatu.db
 // TLS reports whether the server serves HTTPS.
 func (c *Config) TLS() bool { return c.TLSCert != "" }
 
-func str(field func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error { *field(c) = v; return nil }
+func str(field func(*Config) *string) value {
+	return value{KindString, func(c *Config, v string) error { *field(c) = v; return nil }}
 }
 
-func list(field func(*Config) *[]string) func(*Config, string) error {
-	return func(c *Config, v string) error {
+func list(field func(*Config) *[]string) value {
+	return value{KindList, func(c *Config, v string) error {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				*field(c) = append(*field(c), p)
 			}
 		}
 		return nil
-	}
+	}}
 }
 
-func boolean(field func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) (err error) { *field(c), err = strconv.ParseBool(v); return err }
+func boolean(field func(*Config) *bool) value {
+	return value{KindBool, func(c *Config, v string) (err error) { *field(c), err = strconv.ParseBool(v); return err }}
 }
 
-func intv(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) (err error) { *field(c), err = strconv.Atoi(v); return err }
+func intv(field func(*Config) *int) value {
+	return value{KindInt, func(c *Config, v string) (err error) { *field(c), err = strconv.Atoi(v); return err }}
 }
 
 // positive is intv for counts where zero or less means nothing sensible.
-func positive(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
+func positive(field func(*Config) *int) value {
+	return value{KindInt, func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return err
@@ -244,15 +283,15 @@ func positive(field func(*Config) *int) func(*Config, string) error {
 		}
 		*field(c) = n
 		return nil
-	}
+	}}
 }
 
-func int64v(field func(*Config) *int64) func(*Config, string) error {
-	return func(c *Config, v string) (err error) { *field(c), err = strconv.ParseInt(v, 10, 64); return err }
+func int64v(field func(*Config) *int64) value {
+	return value{KindInt, func(c *Config, v string) (err error) { *field(c), err = strconv.ParseInt(v, 10, 64); return err }}
 }
 
-func duration(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) (err error) { *field(c), err = time.ParseDuration(v); return err }
+func duration(field func(*Config) *time.Duration) value {
+	return value{KindDuration, func(c *Config, v string) (err error) { *field(c), err = time.ParseDuration(v); return err }}
 }
 
 // Markdown renders the settings as the README's table.

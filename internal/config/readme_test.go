@@ -3,6 +3,7 @@ package config
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,8 +41,11 @@ func TestLoadPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if prod.Playground || prod.LogFormat != "json" {
-		t.Errorf("prod mode: playground %v, log format %q", prod.Playground, prod.LogFormat)
+	if prod.Playground || prod.LogFormat != "json" || prod.AuditLog != "stdout" {
+		t.Errorf("prod mode: playground %v, log format %q, audit log %q", prod.Playground, prod.LogFormat, prod.AuditLog)
+	}
+	if cfg.AuditLog != filepath.Join("data", "audit.jsonl") {
+		t.Errorf("dev mode: the audit stream goes to %q, want the data directory's audit.jsonl", cfg.AuditLog)
 	}
 	if _, _, err := Load("t", []string{"--tls-cert", "x"}, func(string) string { return "" }, nil); err == nil {
 		t.Error("a certificate without a key must be refused")

@@ -80,8 +80,8 @@ func TestDialectsHaveTheSameSchema(t *testing.T) {
 	}
 }
 
-// TestMigrateDownAndUp rolls back the last group of migrations (on a fresh database, all of
-// them, applied together) and applies it again, on each store.
+// TestMigrateDownAndUp rolls back the newest migration alone, then all of them (to "0"), and
+// applies them again, on each store.
 func TestMigrateDownAndUp(t *testing.T) {
 	for _, store := range []struct {
 		name string
@@ -105,13 +105,21 @@ func TestMigrateDownAndUp(t *testing.T) {
 				t.Fatalf("a fresh database has pending migrations:\n%s", s)
 			}
 
-			down, err := db.MigrateDown(ctx)
+			one, err := db.MigrateDown(ctx, "")
+			if err != nil || len(one) != 1 {
+				t.Fatalf("one step down: %v %v", one, err)
+			}
+			if s := status(); strings.Count(s, "pending") != 1 || !strings.Contains(s, one[0]+"\tpending") {
+				t.Fatalf("after one step down, want only %s pending:\n%s", one[0], s)
+			}
+			rest, err := db.MigrateDown(ctx, "0")
 			if err != nil {
-				t.Fatalf("migrate down: %v", err)
+				t.Fatalf("migrate down to 0: %v", err)
 			}
-			if len(down) == 0 {
-				t.Fatal("migrate down rolled back nothing")
+			if len(rest) == 0 {
+				t.Fatal("migrate down to 0 rolled back nothing")
 			}
+			down := append(one, rest...)
 			if s := status(); strings.Contains(s, "applied") {
 				t.Errorf("after migrate down, still applied:\n%s", s)
 			}

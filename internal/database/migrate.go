@@ -27,9 +27,35 @@ func (db *DB) MigrateUp(ctx context.Context) (applied []string, err error) {
 	return db.locked(ctx, "migrate up", (*migrate.Migrator).Migrate)
 }
 
-// MigrateDown rolls back the last group of migrations.
-func (db *DB) MigrateDown(ctx context.Context) (rolledBack []string, err error) {
-	return db.locked(ctx, "migrate down", (*migrate.Migrator).Rollback)
+// MigrateDown rolls back applied migrations, newest first, each in its own transaction: only
+// the newest when to is "", else every one whose version sorts after to ("0": all of them).
+// It stops at the first failure and names what it rolled back until then.
+func (db *DB) MigrateDown(ctx context.Context, to string) (rolledBack []string, err error) {
+	return db.locked(ctx, "migrate down", func(m *migrate.Migrator, ctx context.Context, _ ...migrate.MigrationOption) (*migrate.MigrationGroup, error) {
+		ms, err := m.MigrationsWithStatus(ctx)
+		if err != nil {
+			return nil, err
+		}
+		done := new(migrate.MigrationGroup)
+		for _, mig := range ms.Applied() { // newest first
+			if to != "" && mig.Name <= to {
+				break
+			}
+			if mig.Down != nil {
+				if err := mig.Down(ctx, m, &mig); err != nil {
+					return done, fmt.Errorf("%s: down: %w", mig.Name, err)
+				}
+			}
+			if err := m.MarkUnapplied(ctx, &mig); err != nil {
+				return done, err
+			}
+			done.Migrations = append(done.Migrations, mig)
+			if to == "" {
+				break
+			}
+		}
+		return done, nil
+	})
 }
 
 // locked runs step under the migrator's lock and names the migrations it moved.
@@ -47,12 +73,14 @@ func (db *DB) locked(ctx context.Context, what string,
 	}
 	defer func() { _ = m.Unlock(ctx) }()
 	group, err := step(m, ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
 	var names []string
-	for _, mig := range group.Migrations {
-		names = append(names, mig.Name+"_"+mig.Comment)
+	if group != nil {
+		for _, mig := range group.Migrations {
+			names = append(names, mig.Name+"_"+mig.Comment)
+		}
+	}
+	if err != nil {
+		return names, fmt.Errorf("%s: %w", what, err)
 	}
 	return names, nil
 }

@@ -115,3 +115,64 @@ func TestGraphQLMethodGuard(t *testing.T) {
 		})
 	}
 }
+
+// TestCORS: the listed origin gets a cacheable preflight naming the headers GraphQL clients
+// send and an Allow-Origin on its responses; any other origin, and every origin when none is
+// listed, gets no CORS header; and CrossOrigin behind it still refuses the unlisted origin.
+func TestCORS(t *testing.T) {
+	const app, evil = "https://app.laatu.example", "https://evil.example"
+	co, err := CrossOrigin([]string{app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := Chain(okHandler, CORS([]string{app}), co)
+	none := Chain(okHandler, CORS(nil))
+	do := func(h http.Handler, method, origin string, headers ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, "http://api.laatu.example/graphql", strings.NewReader("{}"))
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		for i := 0; i+1 < len(headers); i += 2 {
+			r.Header.Set(headers[i], headers[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	preflight := []string{"Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", "apollo-require-preflight,authorization,content-type,x-company-id"} // sorted, as browsers send it
+
+	w := do(listed, "OPTIONS", app, preflight...)
+	if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != app ||
+		w.Header().Get("Access-Control-Max-Age") != "7200" ||
+		!strings.Contains(strings.ToLower(w.Header().Get("Access-Control-Allow-Headers")), "x-company-id") ||
+		w.Header().Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("preflight from the listed origin: %d %v", w.Code, w.Header())
+	}
+	if !strings.Contains(strings.Join(w.Header().Values("Vary"), ","), "Origin") {
+		t.Errorf("preflight without Vary: Origin: %v", w.Header())
+	}
+	w = do(listed, "POST", app, "Content-Type", "application/json")
+	if w.Code != 200 || w.Header().Get("Access-Control-Allow-Origin") != app ||
+		w.Header().Get("Access-Control-Expose-Headers") != "X-Request-Id" {
+		t.Errorf("POST from the listed origin: %d %v", w.Code, w.Header())
+	}
+	for name, w := range map[string]*httptest.ResponseRecorder{
+		"preflight from another origin": do(listed, "OPTIONS", evil, preflight...),
+		"POST from another origin":      do(listed, "POST", evil),
+		"preflight with none listed":    do(none, "OPTIONS", app, preflight...),
+		"wildcard-looking origin":       do(Chain(okHandler, CORS([]string{"*"})), "OPTIONS", evil, preflight...),
+	} {
+		if got := w.Header().Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q", name, got)
+		}
+		if !strings.Contains(strings.Join(w.Header().Values("Vary"), ","), "Origin") {
+			t.Errorf("%s: no Vary: Origin: %v", name, w.Header())
+		}
+	}
+	if w := do(listed, "POST", evil); w.Code != http.StatusForbidden {
+		t.Errorf("POST from an unlisted origin: %d, want 403", w.Code)
+	}
+	if w := do(none, "GET", "", "Sec-Fetch-Site", "same-origin"); !strings.Contains(strings.Join(w.Header().Values("Vary"), ","), "Origin") {
+		t.Errorf("a response to a request without Origin may be cached for one with it: %v", w.Header())
+	}
+}

@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v3"
+
+	"github.com/laatu/laatu/internal/app"
+	"github.com/laatu/laatu/internal/auth/password"
+	"github.com/laatu/laatu/internal/config"
+	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/mail"
+	"github.com/laatu/laatu/internal/seed"
+)
+
+func serveCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:   "serve",
+		Usage:  "run the server (the default command)",
+		Action: e.serve,
+	}
+}
+
+// serve starts in order: configuration, store (migrated first when asked), wiring, demo data,
+// the bound listener, and only then the banner, so that the banner is true when it shows.
+func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
+	if err := noArgs(cmd); err != nil {
+		return err
+	}
+	cfg, err := e.config(cmd)
+	if err != nil {
+		return err
+	}
+	log := e.logger(cfg)
+	if err := embeddedInProd(cfg, log); err != nil {
+		return err
+	}
+	if cfg.AutoMigrate {
+		if _, err := migrateUp(ctx, cfg, log, "--auto-migrate (on by default; --auto-migrate=false serves a database migrated already)"); err != nil {
+			return err
+		}
+	}
+	db, err := openServer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hasher, err := password.NewHasher(password.DefaultParams(), cfg.MaxHashing)
+	if err != nil {
+		return err
+	}
+	a, err := app.New(ctx, cfg, log, db, hasher)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error().Err(err).Msg("close")
+		}
+	}()
+	if cfg.Mode == config.Dev && cfg.SeedDemo {
+		if _, err := seed.Demo(ctx, a.Store, hasher); err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+	}
+	srv, l, err := listen(cfg, log, a.Handler)
+	if err != nil {
+		return err
+	}
+	if t := mailTransport(cfg, log); t != nil {
+		// Stopped and waited for before serve returns, so that it never outlives the store.
+		sender := &mail.Sender{Store: a.Store, Transport: t, Logger: log, Every: 5 * time.Second}
+		senderCtx, stopSender := context.WithCancel(ctx)
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); sender.Run(senderCtx) }()
+		defer func() { stopSender(); <-stopped }()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLS() {
+			errc <- srv.ServeTLS(l, "", "") // the pair loaded by listen, in srv.TLSConfig
+		} else {
+			errc <- srv.Serve(l)
+		}
+	}()
+	banner(e.stderr, cfg, db.Dialect, l.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	return shutdown(a, srv, log)
+}
+
+// embeddedInProd refuses the embedded store in prod unless allowed: it has no row-level
+// security, one of the three walls between companies.
+func embeddedInProd(cfg config.Config, log zerolog.Logger) error {
+	if cfg.Mode != config.Prod || cfg.DatabaseURL != "" {
+		return nil
+	}
+	if !cfg.AllowEmbedded {
+		return errors.New("prod mode on the embedded SQLite store: it has no row-level security between companies; " +
+			"set DATABASE_URL to PostgreSQL, or pass --allow-embedded-store to accept it")
+	}
+	log.Warn().Msg("prod mode on the embedded SQLite store (--allow-embedded-store): no row-level security between companies")
+	return nil
+}
+
+// listen binds the address (and loads the TLS pair) before anything says the server runs.
+func listen(cfg config.Config, log zerolog.Logger, h http.Handler) (*http.Server, net.Listener, error) {
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// No WriteTimeout: it would cut subscriptions. Queries and mutations are bounded by
+		// --request-timeout instead.
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		// net/http's own complaints (TLS handshakes, bad requests) go to the structured log.
+		ErrorLog: stdlog.New(log.With().Str("component", "http").Logger(), "", 0),
+	}
+	var cert tls.Certificate
+	if cfg.TLS() {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+	}
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on --addr %s: %w", cfg.Addr, err)
+	}
+	if cfg.TLS() {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return srv, l, nil
+}
+
+// shutdown ends subscriptions first: http.Server.Shutdown neither closes WebSockets nor ends
+// SSE responses (it would wait for them); this completes them and sends close frames.
+func shutdown(a *app.App, srv *http.Server, log zerolog.Logger) error {
+	log.Info().Msg("shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		log.Warn().Err(err).Msg("subscriptions did not all end in time")
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// mailTransport picks how the outbox is delivered: SMTP when configured; the log in dev mode;
+// in prod without SMTP, nothing — mail waits in the outbox until SMTP is configured.
+func mailTransport(cfg config.Config, log zerolog.Logger) mail.Transport {
+	switch {
+	case cfg.SMTPAddr != "":
+		return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPass}
+	case cfg.Mode == config.Dev:
+		return mail.Log{Logger: log}
+	}
+	log.Warn().Msg("no --smtp-addr: mail stays in the outbox until SMTP is configured")
+	return nil
+}
+
+// banner tells a person where the server is; addr is the bound address (a port of 0 resolved).
+func banner(w io.Writer, cfg config.Config, dialect database.Dialect, addr string) {
+	scheme := "http"
+	if cfg.TLS() {
+		scheme = "https"
+	}
+	if host, port, err := net.SplitHostPort(cfg.Addr); err == nil && port != "0" && host != "" {
+		addr = cfg.Addr // the name the user gave (localhost:8080), not the resolved 127.0.0.1
+	}
+	fmt.Fprintf(w, "\nLaatu is running in %s mode on %s (%s store)\n", cfg.Mode, addr, dialect)
+	if cfg.Playground {
+		fmt.Fprintf(w, "  playground: %s://%s/\n", scheme, addr)
+	}
+	fmt.Fprintf(w, "  API:        %s://%s/graphql\n", scheme, addr)
+	switch cfg.AuditLog {
+	case "off":
+		fmt.Fprintln(w, "  audit log:  in the database only (--audit-log off)")
+	case "stdout", "stderr":
+		fmt.Fprintf(w, "  audit log:  in the database and as JSON lines on %s\n", cfg.AuditLog)
+	default:
+		fmt.Fprintf(w, "  audit log:  in the database and as JSON lines in %s\n", cfg.AuditLog)
+	}
+	if cfg.Mode == config.Dev && cfg.SeedDemo {
+		fmt.Fprintf(w, "\nDemo accounts (password %q):\n", seed.Password)
+		for _, a := range seed.Accounts {
+			role := "guest (no membership; holds grants)"
+			if a.Company != "" {
+				role = fmt.Sprintf("%s of %s", a.Level, a.Company)
+			}
+			fmt.Fprintf(w, "  %-20s %s\n", a.Email, role)
+		}
+	}
+	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
+}
