@@ -679,12 +679,11 @@ func runPeers(ctx context.Context, o runOpts) (string, error) {
 }
 
 type floorResult struct {
-	c        int
-	tps      float64
-	latency  string
-	err      string
-	skipped  string
-	rowsSeen int
+	c       int
+	tps     float64
+	latency string
+	err     string
+	skipped string
 }
 
 // runFloor runs the hand-written LATERAL query with pgbench at the concurrency levels the

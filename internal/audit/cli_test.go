@@ -85,7 +85,7 @@ func TestScope(t *testing.T) {
 	a, _ := newAuditor(t, tdb.App, Options{})
 	schema := gqlparser.MustLoadSchema(&ast.Source{Input: "type Query { documents: Int folders: Int }"})
 	query := "query Docs { documents ...F } fragment F on Query { folders documents }"
-	doc, gerr := gqlparser.LoadQuery(schema, query)
+	doc, gerr := gqlparser.LoadQueryWithRules(schema, query, nil)
 	if gerr != nil {
 		t.Fatal(gerr)
 	}

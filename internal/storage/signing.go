@@ -127,7 +127,7 @@ func (s *Store) SignersByDocument(ctx context.Context, docIDs []string) (map[str
 	}
 	var rows []*Signer
 	err := s.read(ctx, func(c *conn) error {
-		return c.from(signersTable, &rows).Where("signer.document_id IN (?)", bun.In(docIDs)).
+		return c.from(signersTable, &rows).Where("signer.document_id IN (?)", bun.List(docIDs)).
 			OrderExpr("signer.created_at, signer.user_id").Scan(ctx)
 	})
 	if err != nil {
@@ -152,7 +152,7 @@ func (s *Store) SignaturesByDocument(ctx context.Context, docIDs []string) (map[
 	}
 	var rows []*Signature
 	err := s.read(ctx, func(c *conn) error {
-		return c.from(signaturesTable, &rows).Where("signature.document_id IN (?)", bun.In(docIDs)).
+		return c.from(signaturesTable, &rows).Where("signature.document_id IN (?)", bun.List(docIDs)).
 			OrderExpr("signature.signed_at, signature.id").Scan(ctx)
 	})
 	if err != nil {
