@@ -23,6 +23,8 @@ func commands(e *env) []*cli.Command {
 		migrateCommand(e),
 		seedCommand(e),
 		auditCommand(e),
+		backupCommand(e),
+		maintenanceCommand(e),
 		configCommand(e),
 	}
 }

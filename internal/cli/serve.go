@@ -19,6 +19,7 @@ import (
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/mail"
+	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/seed"
 )
 
@@ -76,6 +77,14 @@ func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	// The trash's retention purge, at start and then daily; stopped before serve returns.
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		a.Store.RunPurge(purgeCtx, 24*time.Hour, func(res storage.PurgeResult, err error) { logPurge(log, res, err) })
+	}()
+	defer func() { stopPurge(); <-purged }()
 	if t := mailTransport(cfg, log); t != nil {
 		// Stopped and waited for before serve returns, so that it never outlives the store.
 		sender := &mail.Sender{Store: a.Store, Transport: t, Logger: log, Every: 5 * time.Second}

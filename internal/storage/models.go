@@ -59,14 +59,16 @@ type Folder struct {
 	ID        string  `bun:"id,pk"`
 	ParentID  *string `bun:"parent_id"`
 	// Path lists the ids from the root down to this folder: /root/child/this/.
-	Path        string     `bun:"path"`
-	Name        string     `bun:"name"`
-	Description string     `bun:"description"`
-	Restricted  bool       `bun:"restricted"`
-	OwnerID     string     `bun:"owner_id"`
-	CreatedAt   time.Time  `bun:"created_at"`
-	UpdatedAt   time.Time  `bun:"updated_at"`
-	DeletedAt   *time.Time `bun:"deleted_at"`
+	Path        string `bun:"path"`
+	Name        string `bun:"name"`
+	Description string `bun:"description"`
+	Restricted  bool   `bun:"restricted"`
+	OwnerID     string `bun:"owner_id"`
+	// Version counts changes; each change keeps the state before it (ObjectVersion).
+	Version   int        `bun:"version"`
+	CreatedAt time.Time  `bun:"created_at"`
+	UpdatedAt time.Time  `bun:"updated_at"`
+	DeletedAt *time.Time `bun:"deleted_at"`
 }
 
 // FieldType is the type of one field of a document template.
