@@ -19,8 +19,8 @@ import (
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/mail"
-	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/seed"
+	"github.com/laatu/laatu/internal/storage"
 )
 
 func serveCommand(e *env) *cli.Command {

@@ -163,7 +163,7 @@ func (s *Store) RestoreFromBackup(ctx context.Context, companyID string, b Backu
 		// Rows that are immutable once written: added back when missing, never changed. Rows
 		// whose user no longer exists are left out.
 		users := func(ids ...string) (bool, error) {
-			n, err := c.db.NewSelect().Table("users").Where("id IN (?)", bun.In(ids)).Count(ctx)
+			n, err := c.db.NewSelect().Table("users").Where("id IN (?)", bun.List(ids)).Count(ctx)
 			return int(n) == len(uniqueStrings(ids)), err
 		}
 		for _, cm := range b.Comments {

@@ -284,17 +284,17 @@ func (s *Store) purgeCompany(ctx context.Context, company string, cutoff time.Ti
 		}
 		if len(docIDs) > 0 {
 			for _, del := range []struct{ table, col string }{{"comments", "document_id"}, {"grants", "document_id"}, {"object_versions", "object_id"}} {
-				if _, err := c.db.NewDelete().Table(del.table).Where("company_id = ? AND "+del.col+" IN (?)", company, bun.In(docIDs)).Exec(ctx); err != nil {
+				if _, err := c.db.NewDelete().Table(del.table).Where("company_id = ? AND "+del.col+" IN (?)", company, bun.List(docIDs)).Exec(ctx); err != nil {
 					return fmt.Errorf("purge %s: %w", del.table, err)
 				}
 			}
-			if _, err := c.db.NewDelete().Table("documents").Where("company_id = ? AND id IN (?)", company, bun.In(docIDs)).Exec(ctx); err != nil {
+			if _, err := c.db.NewDelete().Table("documents").Where("company_id = ? AND id IN (?)", company, bun.List(docIDs)).Exec(ctx); err != nil {
 				return fmt.Errorf("purge documents: %w", err)
 			}
 		}
 		if len(folderIDs) > 0 {
 			for _, del := range []struct{ table, col string }{{"grants", "folder_id"}, {"object_versions", "object_id"}} {
-				if _, err := c.db.NewDelete().Table(del.table).Where("company_id = ? AND "+del.col+" IN (?)", company, bun.In(folderIDs)).Exec(ctx); err != nil {
+				if _, err := c.db.NewDelete().Table(del.table).Where("company_id = ? AND "+del.col+" IN (?)", company, bun.List(folderIDs)).Exec(ctx); err != nil {
 					return fmt.Errorf("purge %s: %w", del.table, err)
 				}
 			}
