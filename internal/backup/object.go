@@ -93,17 +93,17 @@ func Objects(ctx context.Context, a *Archive, company, object string) (storage.B
 	}
 	all = append(all, folders...)
 	if len(docs) > 0 {
-		if err := db.NewSelect().Model(&out.Comments).Where("company_id = ? AND document_id IN (?)", company, bun.In(docs)).Scan(ctx); err != nil {
+		if err := db.NewSelect().Model(&out.Comments).Where("company_id = ? AND document_id IN (?)", company, bun.List(docs)).Scan(ctx); err != nil {
 			return out, err
 		}
 	}
 	if err := db.NewSelect().Model(&out.Grants).Where("company_id = ?", company).
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("document_id IN (?)", bun.In(append(docs, ""))).WhereOr("folder_id IN (?)", bun.In(append(folders, "")))
+			return q.Where("document_id IN (?)", bun.List(append(docs, ""))).WhereOr("folder_id IN (?)", bun.List(append(folders, "")))
 		}).Scan(ctx); err != nil {
 		return out, err
 	}
-	if err := db.NewSelect().Model(&out.Versions).Where("company_id = ? AND object_id IN (?)", company, bun.In(all)).Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(&out.Versions).Where("company_id = ? AND object_id IN (?)", company, bun.List(all)).Scan(ctx); err != nil {
 		return out, err
 	}
 	return out, nil
