@@ -73,10 +73,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err == nil && code != 0 {
 			return code
 		}
+	case "maintenance":
+		err = withConfig(cmd, flagsOnly(args), getenv, stderr, func(cfg config.Config, log zerolog.Logger, _ []string) error {
+			return maintenance(ctx, cfg, log, positional(args), stdout)
+		})
 	case "config":
 		fmt.Fprint(stdout, config.Markdown())
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: laatu [serve|migrate up|down|status|seed --demo|audit verify|export|prune|config] [flags]; laatu serve -h lists the flags")
+		fmt.Fprintln(stdout, "usage: laatu [serve|migrate up|down|status|seed --demo|audit verify|export|prune|maintenance purge|config] [flags]; laatu serve -h lists the flags")
 	default:
 		err = fmt.Errorf("unknown command %q (try laatu help)", cmd)
 	}
@@ -302,6 +306,10 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io
 			return fmt.Errorf("seed demo data: %w", err)
 		}
 	}
+	// The trash's retention purge, at start and then daily.
+	go a.Store.RunPurge(ctx, 24*time.Hour, func(res storage.PurgeResult, err error) {
+		logPurge(log, res, err)
+	})
 	if t := mailTransport(cfg, log); t != nil {
 		sender := &mail.Sender{Store: a.Store, Transport: t, Logger: log, Every: 5 * time.Second}
 		go sender.Run(ctx)
@@ -346,6 +354,40 @@ func serve(ctx context.Context, cfg config.Config, log zerolog.Logger, stdout io
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// maintenance runs `laatu maintenance purge`: it removes for good what has been in the trash
+// longer than --trash-retention.
+func maintenance(ctx context.Context, cfg config.Config, log zerolog.Logger, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "purge" {
+		return errors.New("usage: laatu maintenance purge [--trash-retention=720h]")
+	}
+	db, err := openStore(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a, err := app.New(ctx, cfg, log, db, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cutoff := a.Store.Now().Add(-a.Store.TrashRetention())
+	res, err := a.Store.Purge(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "purged %d folders and %d documents deleted before %s, in %d companies\n",
+		res.Folders, res.Documents, cutoff.Format(time.RFC3339), res.Companies)
+	return nil
+}
+
+func logPurge(log zerolog.Logger, res storage.PurgeResult, err error) {
+	if err != nil {
+		log.Error().Err(err).Msg("trash purge failed")
+		return
+	}
+	log.Info().Int("folders", res.Folders).Int("documents", res.Documents).Int("companies", res.Companies).Msg("trash purged")
 }
 
 // mailTransport picks how the outbox is delivered: SMTP when configured; the log in dev mode;

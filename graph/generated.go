@@ -45,6 +45,7 @@ type ResolverRoot interface {
 	Session() SessionResolver
 	Signature() SignatureResolver
 	Subscription() SubscriptionResolver
+	TrashItem() TrashItemResolver
 	User() UserResolver
 }
 
@@ -297,6 +298,7 @@ type ComplexityRoot struct {
 		Share                func(childComplexity int, input model.ShareInput) int
 		SignDocument         func(childComplexity int, id string, expectedVersion int) int
 		SignUp               func(childComplexity int, input model.SignUpInput) int
+		Undelete             func(childComplexity int, id string) int
 		Unshare              func(childComplexity int, grantID string) int
 		UpdateDocument       func(childComplexity int, id string, input model.UpdateDocumentInput) int
 		UpdateFolder         func(childComplexity int, id string, input model.UpdateFolderInput) int
@@ -331,6 +333,7 @@ type ComplexityRoot struct {
 		Sessions     func(childComplexity int) int
 		SharedWithMe func(childComplexity int) int
 		Templates    func(childComplexity int, first *int, after *string) int
+		Trash        func(childComplexity int, first *int, after *string) int
 		Viewer       func(childComplexity int) int
 	}
 
@@ -377,6 +380,26 @@ type ComplexityRoot struct {
 		Personal func(childComplexity int) int
 		Required func(childComplexity int) int
 		Type     func(childComplexity int) int
+	}
+
+	TrashItem struct {
+		DeletedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Name       func(childComplexity int) int
+		ObjectType func(childComplexity int) int
+		Owner      func(childComplexity int) int
+		PurgeAfter func(childComplexity int) int
+	}
+
+	TrashItemConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	TrashItemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	User struct {
@@ -476,6 +499,7 @@ type MutationResolver interface {
 	Unshare(ctx context.Context, grantID string) (bool, error)
 	SetSigners(ctx context.Context, documentID string, userIds []string) (*storage.Document, error)
 	SignDocument(ctx context.Context, id string, expectedVersion int) (*storage.Signature, error)
+	Undelete(ctx context.Context, id string) (model.Node, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
@@ -491,6 +515,7 @@ type QueryResolver interface {
 	Folder(ctx context.Context, id string) (*storage.Folder, error)
 	SharedWithMe(ctx context.Context) ([]*storage.Grant, error)
 	Grants(ctx context.Context, objectID string) ([]*storage.Grant, error)
+	Trash(ctx context.Context, first *int, after *string) (*model.TrashItemConnection, error)
 }
 type SessionResolver interface {
 	Current(ctx context.Context, obj *storage.Session) (bool, error)
@@ -506,6 +531,9 @@ type SubscriptionResolver interface {
 	CommentAdded(ctx context.Context, documentID string) (<-chan *storage.Comment, error)
 	SharedWithMeChanged(ctx context.Context) (<-chan *model.SharedWithMeEvent, error)
 	AuditEventAdded(ctx context.Context, action *string, objectID *string, actor *string) (<-chan *audit.Event, error)
+}
+type TrashItemResolver interface {
+	Owner(ctx context.Context, obj *storage.TrashItem) (*storage.User, error)
 }
 type UserResolver interface {
 	Email(ctx context.Context, obj *storage.User) (*string, error)
@@ -1652,6 +1680,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(model.SignUpInput)), true
+	case "Mutation.undelete":
+		if e.ComplexityRoot.Mutation.Undelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Undelete(childComplexity, args["id"].(string)), true
 	case "Mutation.unshare":
 		if e.ComplexityRoot.Mutation.Unshare == nil {
 			break
@@ -1871,6 +1910,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Templates(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.trash":
+		if e.ComplexityRoot.Query.Trash == nil {
+			break
+		}
+
+		args, err := ec.field_Query_trash_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Trash(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2082,6 +2132,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TemplateField.Type(childComplexity), true
+
+	case "TrashItem.deletedAt":
+		if e.ComplexityRoot.TrashItem.DeletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItem.DeletedAt(childComplexity), true
+	case "TrashItem.id":
+		if e.ComplexityRoot.TrashItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItem.ID(childComplexity), true
+	case "TrashItem.name":
+		if e.ComplexityRoot.TrashItem.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItem.Name(childComplexity), true
+	case "TrashItem.objectType":
+		if e.ComplexityRoot.TrashItem.ObjectType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItem.ObjectType(childComplexity), true
+	case "TrashItem.owner":
+		if e.ComplexityRoot.TrashItem.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItem.Owner(childComplexity), true
+	case "TrashItem.purgeAfter":
+		if e.ComplexityRoot.TrashItem.PurgeAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItem.PurgeAfter(childComplexity), true
+
+	case "TrashItemConnection.edges":
+		if e.ComplexityRoot.TrashItemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItemConnection.Edges(childComplexity), true
+	case "TrashItemConnection.nodes":
+		if e.ComplexityRoot.TrashItemConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItemConnection.Nodes(childComplexity), true
+	case "TrashItemConnection.pageInfo":
+		if e.ComplexityRoot.TrashItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItemConnection.PageInfo(childComplexity), true
+
+	case "TrashItemEdge.cursor":
+		if e.ComplexityRoot.TrashItemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItemEdge.Cursor(childComplexity), true
+	case "TrashItemEdge.node":
+		if e.ComplexityRoot.TrashItemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrashItemEdge.Node(childComplexity), true
 
 	case "User.email":
 		if e.ComplexityRoot.User.Email == nil {
@@ -3296,6 +3415,50 @@ type SharedWithMeEvent {
   document: Document
 }
 `, BuiltIn: false},
+	{Name: "../schema/trash.graphqls", Input: `"A folder or document in the company's trash: deleted on its own (not along with a folder above it), restorable with ` + "`" + `undelete` + "`" + ` until ` + "`" + `purgeAfter` + "`" + `."
+type TrashItem {
+  "The deleted object's id; pass it to ` + "`" + `undelete` + "`" + `."
+  id: ID!
+  "FOLDER or DOCUMENT."
+  objectType: String!
+  "The folder's name or the document's title."
+  name: String!
+  "Who owns the object; null when the caller may not see that user."
+  owner: User
+  "When it was deleted."
+  deletedAt: Time!
+  "When the retention ends: after it, the purge removes the object for good."
+  purgeAfter: Time!
+}
+
+"A page of the trash."
+type TrashItemConnection {
+  "The items of this page, with their cursors."
+  edges: [TrashItemEdge!]!
+  "The items of this page."
+  nodes: [TrashItem!]!
+  "Where this page stands."
+  pageInfo: PageInfo!
+}
+
+"A trash item with its cursor."
+type TrashItemEdge {
+  "Pass as ` + "`" + `after` + "`" + ` to continue after this item."
+  cursor: String!
+  "The item."
+  node: TrashItem!
+}
+
+extend type Query {
+  "The active company's trash, most recently deleted first: everything for ADMINs, for other members what they own."
+  trash("At most 100." first: Int, "A cursor from a previous page." after: String): TrashItemConnection! @auth(level: LIMITED)
+}
+
+extend type Mutation {
+  "Bring a folder (with everything deleted with it) or a document back from the trash, as it was, with its comments and grants. ADMINs, or the object's owner; NOT_FOUND for anything not in the caller's trash or past its retention, CONFLICT when its folder is in the trash too."
+  undelete("The id of a trash item." id: ID!): Node @auth(level: LIMITED)
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3839,6 +4002,46 @@ func (ec *executionContext) childFields_TemplateField(ctx context.Context, field
 		return ec.fieldContext_TemplateField_personal(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TemplateField", field.Name)
+}
+
+func (ec *executionContext) childFields_TrashItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TrashItem_id(ctx, field)
+	case "objectType":
+		return ec.fieldContext_TrashItem_objectType(ctx, field)
+	case "name":
+		return ec.fieldContext_TrashItem_name(ctx, field)
+	case "owner":
+		return ec.fieldContext_TrashItem_owner(ctx, field)
+	case "deletedAt":
+		return ec.fieldContext_TrashItem_deletedAt(ctx, field)
+	case "purgeAfter":
+		return ec.fieldContext_TrashItem_purgeAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrashItem", field.Name)
+}
+
+func (ec *executionContext) childFields_TrashItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TrashItemConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_TrashItemConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TrashItemConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrashItemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TrashItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TrashItemEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_TrashItemEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrashItemEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4507,6 +4710,20 @@ func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_undelete_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unshare_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4794,6 +5011,28 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 }
 
 func (ec *executionContext) field_Query_templates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_trash_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -10314,6 +10553,68 @@ func (ec *executionContext) fieldContext_Mutation_signDocument(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_undelete(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_undelete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().Undelete(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOAccessLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐLevel(ctx, "LIMITED")
+				if err != nil {
+					var zeroVal model.Node
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal model.Node
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_undelete(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_undelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11278,6 +11579,68 @@ func (ec *executionContext) fieldContext_Query_grants(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_grants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_trash(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_trash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Trash(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOAccessLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐLevel(ctx, "LIMITED")
+				if err != nil {
+					var zeroVal *model.TrashItemConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.TrashItemConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TrashItemConnection) graphql.Marshaler {
+			return ec.marshalNTrashItemConnection2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_trash(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrashItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_trash_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12262,6 +12625,304 @@ func (ec *executionContext) _TemplateField_personal(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_TemplateField_personal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TemplateField", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TrashItem_id(ctx context.Context, field graphql.CollectedField, obj *storage.TrashItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrashItem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TrashItem_objectType(ctx context.Context, field graphql.CollectedField, obj *storage.TrashItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItem_objectType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItem_objectType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrashItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrashItem_name(ctx context.Context, field graphql.CollectedField, obj *storage.TrashItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItem_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItem_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrashItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrashItem_owner(ctx context.Context, field graphql.CollectedField, obj *storage.TrashItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItem_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TrashItem().Owner(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItem_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrashItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrashItem_deletedAt(ctx context.Context, field graphql.CollectedField, obj *storage.TrashItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItem_deletedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItem_deletedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrashItem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TrashItem_purgeAfter(ctx context.Context, field graphql.CollectedField, obj *storage.TrashItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItem_purgeAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurgeAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItem_purgeAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrashItem", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TrashItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TrashItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItemConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TrashItemEdge) graphql.Marshaler {
+			return ec.marshalNTrashItemEdge2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItemConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrashItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrashItemEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrashItemConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.TrashItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItemConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*storage.TrashItem) graphql.Marshaler {
+			return ec.marshalNTrashItem2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐTrashItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItemConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrashItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrashItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrashItemConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TrashItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItemConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItemConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrashItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrashItemEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TrashItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItemEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrashItemEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _TrashItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TrashItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrashItemEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.TrashItem) graphql.Marshaler {
+			return ec.marshalNTrashItem2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐTrashItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrashItemEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrashItemEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrashItem(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *storage.User) (ret graphql.Marshaler) {
@@ -16025,6 +16686,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "undelete":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_undelete(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16244,6 +16912,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_grants(ctx, field)
+				})
+		case "trash":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_trash(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -16524,6 +17198,146 @@ func (ec *executionContext) _TemplateField(ctx context.Context, sel ast.Selectio
 			}
 		case "personal":
 			out.Values[i] = ec._TemplateField_personal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var trashItemImplementors = []string{"TrashItem"}
+
+func (ec *executionContext) _TrashItem(ctx context.Context, sel ast.SelectionSet, obj *storage.TrashItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trashItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrashItem")
+		case "id":
+			out.Values[i] = ec._TrashItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "objectType":
+			out.Values[i] = ec._TrashItem_objectType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._TrashItem_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "owner":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TrashItem_owner(ctx, field, obj)
+				})
+		case "deletedAt":
+			out.Values[i] = ec._TrashItem_deletedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "purgeAfter":
+			out.Values[i] = ec._TrashItem_purgeAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var trashItemConnectionImplementors = []string{"TrashItemConnection"}
+
+func (ec *executionContext) _TrashItemConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TrashItemConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trashItemConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrashItemConnection")
+		case "edges":
+			out.Values[i] = ec._TrashItemConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._TrashItemConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TrashItemConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var trashItemEdgeImplementors = []string{"TrashItemEdge"}
+
+func (ec *executionContext) _TrashItemEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TrashItemEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trashItemEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrashItemEdge")
+		case "cursor":
+			out.Values[i] = ec._TrashItemEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._TrashItemEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -17761,6 +18575,62 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTrashItem2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐTrashItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.TrashItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTrashItem2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐTrashItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTrashItem2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐTrashItem(ctx context.Context, sel ast.SelectionSet, v *storage.TrashItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrashItem!")
+		return graphql.Null
+	}
+	return ec._TrashItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTrashItemConnection2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.TrashItemConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrashItemConnection!")
+		return graphql.Null
+	}
+	return ec._TrashItemConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTrashItemEdge2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TrashItemEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTrashItemEdge2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTrashItemEdge2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemEdge(ctx context.Context, sel ast.SelectionSet, v *model.TrashItemEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrashItemEdge!")
+		return graphql.Null
+	}
+	return ec._TrashItemEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateDocumentInput2githubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐUpdateDocumentInput(ctx context.Context, v any) (model.UpdateDocumentInput, error) {

@@ -281,6 +281,24 @@ type TemplateFieldInput struct {
 	Personal *bool `json:"personal,omitempty"`
 }
 
+// A page of the trash.
+type TrashItemConnection struct {
+	// The items of this page, with their cursors.
+	Edges []*TrashItemEdge `json:"edges"`
+	// The items of this page.
+	Nodes []*storage.TrashItem `json:"nodes"`
+	// Where this page stands.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A trash item with its cursor.
+type TrashItemEdge struct {
+	// Pass as `after` to continue after this item.
+	Cursor string `json:"cursor"`
+	// The item.
+	Node *storage.TrashItem `json:"node"`
+}
+
 // Changes to a document; fields left out stay as they are.
 type UpdateDocumentInput struct {
 	// The version the change is based on; if the document has moved on, the update fails with CONFLICT.

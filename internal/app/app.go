@@ -75,6 +75,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		f(&o)
 	}
 	store := storage.New(db)
+	store.SetTrashRetention(cfg.TrashRetention)
 	if hasher == nil {
 		var err error
 		if hasher, err = password.NewHasher(password.DefaultParams(), cfg.MaxHashing); err != nil {

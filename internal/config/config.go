@@ -66,6 +66,10 @@ type Config struct {
 	MaxSubscriptionsPerWS int
 	StreamBuffer          int
 
+	// TrashRetention is how long deleted folders and documents stay restorable before the
+	// purge removes them for good.
+	TrashRetention time.Duration
+
 	SMTPAddr string
 	SMTPFrom string
 	SMTPUser string
@@ -125,6 +129,7 @@ func Settings() []Setting {
 		{"max-stream-conns-per-user", "LAATU_MAX_STREAM_CONNS_PER_USER", "50", "most live WebSocket and SSE connections of one user on one instance (more close with 4429)", positive(func(c *Config) *int { return &c.MaxStreamConnsPerUser })},
 		{"max-subscriptions-per-socket", "LAATU_MAX_SUBSCRIPTIONS_PER_SOCKET", "100", "most subscriptions at once on one WebSocket (more are refused with RATE_LIMITED)", positive(func(c *Config) *int { return &c.MaxSubscriptionsPerWS })},
 		{"stream-buffer", "LAATU_STREAM_BUFFER", "16", "events a subscription may fall behind before it ends with RATE_LIMITED", positive(func(c *Config) *int { return &c.StreamBuffer })},
+		{"trash-retention", "LAATU_TRASH_RETENTION", "720h", "how long deleted folders and documents stay in the trash, restorable, before the daily purge removes them", positiveDuration(func(c *Config) *time.Duration { return &c.TrashRetention })},
 		{"smtp-addr", "LAATU_SMTP_ADDR", "", "SMTP server host:port (empty: mail is logged, dev only)", str(func(c *Config) *string { return &c.SMTPAddr })},
 		{"smtp-from", "LAATU_SMTP_FROM", "Laatu <no-reply@laatu.test>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.SMTPFrom })},
 		{"smtp-user", "LAATU_SMTP_USER", "", "SMTP user name", str(func(c *Config) *string { return &c.SMTPUser })},
@@ -236,6 +241,20 @@ func int64v(field func(*Config) *int64) func(*Config, string) error {
 
 func duration(field func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) (err error) { *field(c), err = time.ParseDuration(v); return err }
+}
+
+func positiveDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("must be positive, got %s", v)
+		}
+		*field(c) = d
+		return nil
+	}
 }
 
 // Markdown renders the settings as the README's table.

@@ -282,21 +282,8 @@ func (s *Store) RestoreFolder(ctx context.Context, id string) (*Folder, error) {
 		if err := c.from(deletedFoldersTable, f).Where("folder.id = ? AND folder.company_id = ?", id, c.p.CompanyID).Scan(ctx); err != nil {
 			return notFound(err, "folder")
 		}
-		if f.DeletedAt == nil {
-			out = f
-			return nil
-		}
-		// What was deleted together carries the same deleted_at.
-		at, like := *f.DeletedAt, f.Path+"%"
-		for _, table := range []struct{ name, path string }{{"folders", "path"}, {"documents", "folder_path"}} {
-			if _, err := c.db.NewUpdate().Table(table.name).Set("deleted_at = NULL").
-				Where("company_id = ? AND "+table.path+" LIKE ? AND deleted_at = ?", f.CompanyID, like, at).Exec(ctx); err != nil {
-				return fmt.Errorf("restore folder: %w", err)
-			}
-		}
-		f.DeletedAt = nil
 		out = f
-		return c.changed(ctx, ChangeRestored, f)
+		return c.undeleteFolder(ctx, f)
 	})
 	return out, err
 }

@@ -33,6 +33,8 @@ type Store struct {
 	// security holds alone. Only tests set it, through DisableScopeForTest.
 	scopeOff bool
 	hooks    []ChangeHook
+	// retention is how long deleted objects stay in the trash (SetTrashRetention).
+	retention time.Duration
 }
 
 // New returns a Store over db.

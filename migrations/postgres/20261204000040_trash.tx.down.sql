@@ -1,0 +1,4 @@
+DROP POLICY documents_trash_scan ON documents;
+DROP POLICY folders_trash_scan ON folders;
+DROP INDEX documents_trash_idx;
+DROP INDEX folders_trash_idx;

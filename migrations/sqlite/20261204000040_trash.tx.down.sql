@@ -1,0 +1,2 @@
+DROP INDEX documents_trash_idx;
+DROP INDEX folders_trash_idx;
