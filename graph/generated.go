@@ -38,6 +38,7 @@ type ResolverRoot interface {
 	DocumentSigner() DocumentSignerResolver
 	DocumentVersion() DocumentVersionResolver
 	Folder() FolderResolver
+	FolderVersion() FolderVersionResolver
 	Grant() GrantResolver
 	Membership() MembershipResolver
 	Mutation() MutationResolver
@@ -212,6 +213,8 @@ type ComplexityRoot struct {
 		Parent      func(childComplexity int) int
 		Restricted  func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+		Version     func(childComplexity int) int
+		Versions    func(childComplexity int) int
 		ViewerCan   func(childComplexity int) int
 	}
 
@@ -234,6 +237,15 @@ type ComplexityRoot struct {
 		Kind       func(childComplexity int) int
 		ObjectID   func(childComplexity int) int
 		ObjectType func(childComplexity int) int
+	}
+
+	FolderVersion struct {
+		Actor       func(childComplexity int) int
+		Description func(childComplexity int) int
+		Name        func(childComplexity int) int
+		ReplacedAt  func(childComplexity int) int
+		Restricted  func(childComplexity int) int
+		Version     func(childComplexity int) int
 	}
 
 	Grant struct {
@@ -291,7 +303,7 @@ type ComplexityRoot struct {
 		RequestPasswordReset func(childComplexity int, email string) int
 		ResetPassword        func(childComplexity int, token string, password string) int
 		RestoreDocument      func(childComplexity int, id string, version *int) int
-		RestoreFolder        func(childComplexity int, id string) int
+		RestoreFolder        func(childComplexity int, id string, version *int) int
 		RevokeSession        func(childComplexity int, id string) int
 		SetMemberLevel       func(childComplexity int, userID string, level access.Level) int
 		SetSigners           func(childComplexity int, documentID string, userIds []string) int
@@ -457,7 +469,11 @@ type FolderResolver interface {
 	Company(ctx context.Context, obj *storage.Folder) (*storage.Company, error)
 	ViewerCan(ctx context.Context, obj *storage.Folder) (*model.Permissions, error)
 
+	Versions(ctx context.Context, obj *storage.Folder) ([]*model.FolderVersion, error)
 	Grants(ctx context.Context, obj *storage.Folder) ([]*storage.Grant, error)
+}
+type FolderVersionResolver interface {
+	Actor(ctx context.Context, obj *model.FolderVersion) (*storage.User, error)
 }
 type GrantResolver interface {
 	Grantee(ctx context.Context, obj *storage.Grant) (*storage.User, error)
@@ -491,7 +507,7 @@ type MutationResolver interface {
 	AddComment(ctx context.Context, documentID string, body string) (*storage.Comment, error)
 	CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*storage.DocumentTemplate, error)
 	RestoreDocument(ctx context.Context, id string, version *int) (*storage.Document, error)
-	RestoreFolder(ctx context.Context, id string) (*storage.Folder, error)
+	RestoreFolder(ctx context.Context, id string, version *int) (*storage.Folder, error)
 	CreateFolder(ctx context.Context, input model.CreateFolderInput) (*storage.Folder, error)
 	UpdateFolder(ctx context.Context, id string, input model.UpdateFolderInput) (*storage.Folder, error)
 	DeleteFolder(ctx context.Context, id string) (*storage.Folder, error)
@@ -1207,6 +1223,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Folder.UpdatedAt(childComplexity), true
+	case "Folder.version":
+		if e.ComplexityRoot.Folder.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Folder.Version(childComplexity), true
+	case "Folder.versions":
+		if e.ComplexityRoot.Folder.Versions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Folder.Versions(childComplexity), true
 	case "Folder.viewerCan":
 		if e.ComplexityRoot.Folder.ViewerCan == nil {
 			break
@@ -1288,6 +1316,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FolderEvent.ObjectType(childComplexity), true
+
+	case "FolderVersion.actor":
+		if e.ComplexityRoot.FolderVersion.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FolderVersion.Actor(childComplexity), true
+	case "FolderVersion.description":
+		if e.ComplexityRoot.FolderVersion.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FolderVersion.Description(childComplexity), true
+	case "FolderVersion.name":
+		if e.ComplexityRoot.FolderVersion.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FolderVersion.Name(childComplexity), true
+	case "FolderVersion.replacedAt":
+		if e.ComplexityRoot.FolderVersion.ReplacedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FolderVersion.ReplacedAt(childComplexity), true
+	case "FolderVersion.restricted":
+		if e.ComplexityRoot.FolderVersion.Restricted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FolderVersion.Restricted(childComplexity), true
+	case "FolderVersion.version":
+		if e.ComplexityRoot.FolderVersion.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FolderVersion.Version(childComplexity), true
 
 	case "Grant.company":
 		if e.ComplexityRoot.Grant.Company == nil {
@@ -1613,7 +1678,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RestoreFolder(childComplexity, args["id"].(string)), true
+		return e.ComplexityRoot.Mutation.RestoreFolder(childComplexity, args["id"].(string), args["version"].(*int)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -2954,8 +3019,8 @@ extend type Document {
 extend type Mutation {
   "Bring back a deleted document, and with ` + "`" + `version` + "`" + ` also its content as it was then (as a new version). ADMIN only."
   restoreDocument("The document's id." id: ID!, "The version to go back to." version: Int): Document @auth(level: ADMIN)
-  "Bring back a deleted folder with everything deleted with it. ADMIN only."
-  restoreFolder("The folder's id." id: ID!): Folder @auth(level: ADMIN)
+  "Bring back a deleted folder with everything deleted with it, and with ` + "`" + `version` + "`" + ` also its name, description and restriction as they were then (as a new version). ADMIN only."
+  restoreFolder("The folder's id." id: ID!, "The version to go back to." version: Int): Folder @auth(level: ADMIN)
 }
 `, BuiltIn: false},
 	{Name: "../schema/folder.graphqls", Input: `"A folder in a company's tree of folders."
@@ -3072,6 +3137,29 @@ extend type Mutation {
   updateFolder("The folder's id." id: ID!, "The changes." input: UpdateFolderInput!): Folder @shared(level: EDIT)
   "Delete a folder with everything below it (MANAGE). ADMINs can restore it."
   deleteFolder("The folder's id." id: ID!): Folder @shared(level: MANAGE)
+}
+
+"An earlier state of a folder, kept when it changed."
+type FolderVersion {
+  "The version number the folder had in this state."
+  version: Int!
+  "The name in this state."
+  name: String
+  "The description in this state."
+  description: String
+  "Whether it was restricted in this state."
+  restricted: Boolean
+  "Who made the change that ended this state."
+  actor: User
+  "When this state ended."
+  replacedAt: Time!
+}
+
+extend type Folder {
+  "Counts changes; restoreFolder takes one of ` + "`" + `versions` + "`" + ` to go back to."
+  version: Int!
+  "Earlier states of the folder, newest first; null with FORBIDDEN unless the caller may MANAGE it."
+  versions: [FolderVersion!] @shared(level: MANAGE)
 }
 `, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
@@ -3776,6 +3864,10 @@ func (ec *executionContext) childFields_Folder(ctx context.Context, field graphq
 		return ec.fieldContext_Folder_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Folder_updatedAt(ctx, field)
+	case "version":
+		return ec.fieldContext_Folder_version(ctx, field)
+	case "versions":
+		return ec.fieldContext_Folder_versions(ctx, field)
 	case "grants":
 		return ec.fieldContext_Folder_grants(ctx, field)
 	}
@@ -3822,6 +3914,24 @@ func (ec *executionContext) childFields_FolderEvent(ctx context.Context, field g
 		return ec.fieldContext_FolderEvent_document(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FolderEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_FolderVersion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "version":
+		return ec.fieldContext_FolderVersion_version(ctx, field)
+	case "name":
+		return ec.fieldContext_FolderVersion_name(ctx, field)
+	case "description":
+		return ec.fieldContext_FolderVersion_description(ctx, field)
+	case "restricted":
+		return ec.fieldContext_FolderVersion_restricted(ctx, field)
+	case "actor":
+		return ec.fieldContext_FolderVersion_actor(ctx, field)
+	case "replacedAt":
+		return ec.fieldContext_FolderVersion_replacedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FolderVersion", field.Name)
 }
 
 func (ec *executionContext) childFields_Grant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4599,6 +4709,14 @@ func (ec *executionContext) field_Mutation_restoreFolder_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
 	return args, nil
 }
 
@@ -7992,6 +8110,79 @@ func (ec *executionContext) fieldContext_Folder_updatedAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Folder", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Folder_version(ctx context.Context, field graphql.CollectedField, obj *storage.Folder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Folder_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Folder_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Folder", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Folder_versions(ctx context.Context, field graphql.CollectedField, obj *storage.Folder) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Folder_versions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Folder().Versions(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				level, err := ec.unmarshalOShareLevel2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋaccessᚐRight(ctx, "MANAGE")
+				if err != nil {
+					var zeroVal []*model.FolderVersion
+					return zeroVal, err
+				}
+				if ec.Directives.Shared == nil {
+					var zeroVal []*model.FolderVersion
+					return zeroVal, errors.New("directive shared is not implemented")
+				}
+				return ec.Directives.Shared(ctx, obj, directive0, level)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FolderVersion) graphql.Marshaler {
+			return ec.marshalOFolderVersion2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐFolderVersionᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Folder_versions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Folder",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FolderVersion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Folder_grants(ctx context.Context, field graphql.CollectedField, obj *storage.Folder) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8370,6 +8561,153 @@ func (ec *executionContext) fieldContext_FolderEvent_document(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _FolderVersion_version(ctx context.Context, field graphql.CollectedField, obj *model.FolderVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FolderVersion_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FolderVersion_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FolderVersion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FolderVersion_name(ctx context.Context, field graphql.CollectedField, obj *model.FolderVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FolderVersion_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FolderVersion_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FolderVersion", field, false, false, "String")
+}
+
+func (ec *executionContext) _FolderVersion_description(ctx context.Context, field graphql.CollectedField, obj *model.FolderVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FolderVersion_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FolderVersion_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FolderVersion", field, false, false, "String")
+}
+
+func (ec *executionContext) _FolderVersion_restricted(ctx context.Context, field graphql.CollectedField, obj *model.FolderVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FolderVersion_restricted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Restricted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FolderVersion_restricted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FolderVersion", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FolderVersion_actor(ctx context.Context, field graphql.CollectedField, obj *model.FolderVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FolderVersion_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FolderVersion().Actor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FolderVersion_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FolderVersion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FolderVersion_replacedAt(ctx context.Context, field graphql.CollectedField, obj *model.FolderVersion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FolderVersion_replacedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplacedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FolderVersion_replacedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FolderVersion", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Grant_id(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
@@ -10082,7 +10420,7 @@ func (ec *executionContext) _Mutation_restoreFolder(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RestoreFolder(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Mutation().RestoreFolder(ctx, fc.Args["id"].(string), fc.Args["version"].(*int))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -16054,6 +16392,17 @@ func (ec *executionContext) _Folder(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "version":
+			out.Values[i] = ec._Folder_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "versions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Folder_versions(ctx, field, obj)
+				})
 		case "grants":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -16203,6 +16552,65 @@ func (ec *executionContext) _FolderEvent(ctx context.Context, sel ast.SelectionS
 			out.Values[i] = ec._FolderEvent_document(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var folderVersionImplementors = []string{"FolderVersion"}
+
+func (ec *executionContext) _FolderVersion(ctx context.Context, sel ast.SelectionSet, obj *model.FolderVersion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, folderVersionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FolderVersion")
+		case "version":
+			out.Values[i] = ec._FolderVersion_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._FolderVersion_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._FolderVersion_description(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "restricted":
+			out.Values[i] = ec._FolderVersion_restricted(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FolderVersion_actor(ctx, field, obj)
+				})
+		case "replacedAt":
+			out.Values[i] = ec._FolderVersion_replacedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18248,6 +18656,14 @@ func (ec *executionContext) marshalNFolderEdge2ᚖgithubᚗcomᚋlaatuᚋlaatu�
 	return ec._FolderEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFolderVersion2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐFolderVersion(ctx context.Context, sel ast.SelectionSet, v *model.FolderVersion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FolderVersion!")
+		return graphql.Null
+	}
+	return ec._FolderVersion(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNGrant2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐGrant(ctx context.Context, sel ast.SelectionSet, v *storage.Grant) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Grant!")
@@ -19111,6 +19527,25 @@ var (
 		storage.FolderCreatedAtDesc: "CREATED_AT_DESC",
 	}
 )
+
+func (ec *executionContext) marshalOFolderVersion2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐFolderVersionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FolderVersion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFolderVersion2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐFolderVersion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
 
 func (ec *executionContext) marshalOGrant2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.Grant) graphql.Marshaler {
 	if v == nil {

@@ -104,8 +104,8 @@ func (r *mutationResolver) RestoreDocument(ctx context.Context, id string, versi
 	return r.Store.RestoreDocument(ctx, id, version)
 }
 
-func (r *mutationResolver) RestoreFolder(ctx context.Context, id string) (*storage.Folder, error) {
-	return r.Store.RestoreFolder(ctx, id)
+func (r *mutationResolver) RestoreFolder(ctx context.Context, id string, version *int) (*storage.Folder, error) {
+	return r.Store.RestoreFolder(ctx, id, version)
 }
 
 func (r *queryResolver) Documents(ctx context.Context, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string) (*model.DocumentConnection, error) {

@@ -64,6 +64,25 @@ func (r *folderResolver) ViewerCan(ctx context.Context, obj *storage.Folder) (*m
 	return permissions(ctx, obj, obj.CompanyID)
 }
 
+func (r *folderResolver) Versions(ctx context.Context, obj *storage.Folder) ([]*model.FolderVersion, error) {
+	vs, err := r.Store.FolderVersions(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.FolderVersion, len(vs))
+	for i, v := range vs {
+		out[i] = folderVersion(v)
+	}
+	return out, nil
+}
+
+func (r *folderVersionResolver) Actor(ctx context.Context, obj *model.FolderVersion) (*storage.User, error) {
+	if obj.ActorID == nil {
+		return nil, nil
+	}
+	return optional(dataloaders.For(ctx).Users.Load(ctx, *obj.ActorID))
+}
+
 func (r *mutationResolver) CreateFolder(ctx context.Context, input model.CreateFolderInput) (*storage.Folder, error) {
 	return r.Store.CreateFolder(ctx, storage.NewFolder{ParentID: input.ParentID, Name: input.Name,
 		Description: deref(input.Description, ""), Restricted: deref(input.Restricted, false)})
@@ -102,4 +121,9 @@ func (r *queryResolver) Folder(ctx context.Context, id string) (*storage.Folder,
 
 func (r *Resolver) Folder() graph.FolderResolver { return &folderResolver{r} }
 
-type folderResolver struct{ *Resolver }
+func (r *Resolver) FolderVersion() graph.FolderVersionResolver { return &folderVersionResolver{r} }
+
+type (
+	folderResolver        struct{ *Resolver }
+	folderVersionResolver struct{ *Resolver }
+)

@@ -139,6 +139,21 @@ func documentVersion(v *storage.ObjectVersion) *model.DocumentVersion {
 	return out
 }
 
+// folderVersion reads the fields a client may see out of a saved state.
+func folderVersion(v *storage.ObjectVersion) *model.FolderVersion {
+	out := &model.FolderVersion{Version: v.Version, ActorID: v.ActorID, ReplacedAt: v.CreatedAt}
+	if s, ok := v.Data["Name"].(string); ok {
+		out.Name = &s
+	}
+	if s, ok := v.Data["Description"].(string); ok {
+		out.Description = &s
+	}
+	if b, ok := v.Data["Restricted"].(bool); ok {
+		out.Restricted = &b
+	}
+	return out
+}
+
 func auditConnection(p *storage.Page[*audit.Event]) *model.AuditEventConnection {
 	edges, nodes, info := page(p, func(c string, n *audit.Event) *model.AuditEventEdge { return &model.AuditEventEdge{Cursor: c, Node: n} })
 	return &model.AuditEventConnection{Edges: edges, Nodes: nodes, PageInfo: info, Count: p.Total}

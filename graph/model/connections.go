@@ -76,6 +76,16 @@ type DocumentVersion struct {
 	ReplacedAt time.Time
 }
 
+// FolderVersion is a saved state of a folder; its actor is resolved from ActorID.
+type FolderVersion struct {
+	Version     int
+	Name        *string
+	Description *string
+	Restricted  *bool
+	ActorID     *string
+	ReplacedAt  time.Time
+}
+
 // AuditEventConnection is a page of audit events, newest first.
 type AuditEventConnection struct {
 	Edges    []*AuditEventEdge

@@ -120,6 +120,9 @@ func (s *Store) CreateFolder(ctx context.Context, in NewFolder) (*Folder, error)
 }
 
 func (c *conn) insertFolder(ctx context.Context, f *Folder, out **Folder) error {
+	if f.Version == 0 {
+		f.Version = 1
+	}
 	if _, err := c.db.NewInsert().Model(f).Exec(ctx); err != nil {
 		return fmt.Errorf("insert folder: %w", err)
 	}
@@ -172,7 +175,7 @@ func (s *Store) UpdateFolder(ctx context.Context, id string, p FolderPatch) (*Fo
 			return err
 		}
 		before := *f
-		cols := []string{"updated_at"}
+		cols := []string{"updated_at", "version"}
 		if p.Name != nil {
 			f.Name = strings.TrimSpace(*p.Name)
 			cols = append(cols, "name")
@@ -185,9 +188,14 @@ func (s *Store) UpdateFolder(ctx context.Context, id string, p FolderPatch) (*Fo
 			f.Restricted = *p.Restricted
 			cols = append(cols, "restricted")
 		}
-		f.UpdatedAt = c.now
+		fields := folderDiff(&before, f)
+		if len(fields) == 0 {
+			out = f
+			return nil
+		}
+		f.UpdatedAt, f.Version = c.now, f.Version+1
 		return c.actingIn(ctx, f.CompanyID, func(c *conn) error {
-			if err := c.saveVersion(ctx, "FOLDER", f.ID, f.CompanyID, 0, &before); err != nil {
+			if err := c.saveVersion(ctx, "FOLDER", f.ID, f.CompanyID, before.Version, &before); err != nil {
 				return err
 			}
 			if _, err := c.db.NewUpdate().Model(f).Column(cols...).
@@ -195,7 +203,7 @@ func (s *Store) UpdateFolder(ctx context.Context, id string, p FolderPatch) (*Fo
 				return fmt.Errorf("update folder: %w", err)
 			}
 			out = f
-			return c.changed(ctx, ChangeUpdated, f, folderDiff(&before, f)...)
+			return c.changed(ctx, ChangeUpdated, f, fields...)
 		})
 	})
 	return out, err
@@ -268,8 +276,10 @@ func folderDiff(a, b *Folder) []FieldChange {
 	return out
 }
 
-// RestoreFolder brings a deleted folder back with everything that was deleted with it. ADMIN only.
-func (s *Store) RestoreFolder(ctx context.Context, id string) (*Folder, error) {
+// RestoreFolder brings a deleted folder back with everything that was deleted with it, and with
+// version also its name, description and restriction as they were at that version (as a new
+// version: nothing is lost). ADMIN only.
+func (s *Store) RestoreFolder(ctx context.Context, id string, version *int) (*Folder, error) {
 	var out *Folder
 	err := s.write(ctx, func(c *conn) error {
 		if !c.p.Level.AtLeast(access.Admin) {
@@ -283,7 +293,53 @@ func (s *Store) RestoreFolder(ctx context.Context, id string) (*Folder, error) {
 			return notFound(err, "folder")
 		}
 		out = f
-		return c.undeleteFolder(ctx, f)
+		if err := c.undeleteFolder(ctx, f); err != nil || version == nil {
+			return err
+		}
+		v := new(ObjectVersion)
+		if err := c.from(versionsTable, v).Where("objver.object_id = ? AND objver.object_type = 'FOLDER' AND objver.version = ?", id, *version).
+			OrderExpr("objver.created_at DESC").Limit(1).Scan(ctx); err != nil {
+			return notFound(err, "version")
+		}
+		var old Folder
+		if err := remarshal(v.Data, &old); err != nil {
+			return err
+		}
+		before, after := *f, *f
+		after.Name, after.Description, after.Restricted = old.Name, old.Description, old.Restricted
+		fields := folderDiff(&before, &after)
+		if len(fields) == 0 {
+			return nil
+		}
+		after.Version, after.UpdatedAt = f.Version+1, c.now
+		if err := c.saveVersion(ctx, "FOLDER", f.ID, f.CompanyID, f.Version, &before); err != nil {
+			return err
+		}
+		if _, err := c.db.NewUpdate().Model(&after).Column("name", "description", "restricted", "version", "updated_at").
+			Where("company_id = ? AND id = ?", f.CompanyID, f.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("restore folder version: %w", err)
+		}
+		out = &after
+		return c.changed(ctx, ChangeRestored, &after, fields...)
+	})
+	return out, err
+}
+
+// FolderVersions lists the saved earlier states of a folder, newest first; it needs MANAGE.
+func (s *Store) FolderVersions(ctx context.Context, id string) ([]*ObjectVersion, error) {
+	var out []*ObjectVersion
+	err := s.read(ctx, func(c *conn) error {
+		f, err := c.folder(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := c.require(ctx, f, access.Manage); err != nil {
+			return err
+		}
+		return c.actingIn(ctx, f.CompanyID, func(c *conn) error {
+			return c.from(versionsTable, &out).Where("objver.object_id = ? AND objver.object_type = 'FOLDER'", f.ID).
+				OrderExpr("objver.version DESC, objver.id DESC").Limit(MaxPageSize).Scan(ctx)
+		})
 	})
 	return out, err
 }

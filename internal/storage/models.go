@@ -64,9 +64,11 @@ type Folder struct {
 	Description string     `bun:"description"`
 	Restricted  bool       `bun:"restricted"`
 	OwnerID     string     `bun:"owner_id"`
-	CreatedAt   time.Time  `bun:"created_at"`
-	UpdatedAt   time.Time  `bun:"updated_at"`
-	DeletedAt   *time.Time `bun:"deleted_at"`
+	// Version counts changes; each change keeps the state before it (ObjectVersion).
+	Version   int        `bun:"version"`
+	CreatedAt time.Time  `bun:"created_at"`
+	UpdatedAt time.Time  `bun:"updated_at"`
+	DeletedAt *time.Time `bun:"deleted_at"`
 }
 
 // FieldType is the type of one field of a document template.

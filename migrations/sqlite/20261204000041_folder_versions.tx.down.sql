@@ -1,0 +1,1 @@
+ALTER TABLE folders DROP COLUMN version;
