@@ -31,6 +31,7 @@ import (
 	"github.com/laatu/laatu/internal/app"
 	"github.com/laatu/laatu/internal/audit"
 	"github.com/laatu/laatu/internal/auth/password"
+	"github.com/laatu/laatu/internal/backup"
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/mail"
@@ -77,10 +78,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = withConfig(cmd, flagsOnly(args), getenv, stderr, func(cfg config.Config, log zerolog.Logger, _ []string) error {
 			return maintenance(ctx, cfg, log, positional(args), stdout)
 		})
+	case "backup":
+		var code int
+		err = withConfig(cmd, flagsOnly(args), getenv, stderr, func(cfg config.Config, log zerolog.Logger, _ []string) error {
+			code = backup.CLI{
+				Open: func(ctx context.Context) (*database.DB, error) {
+					return database.Open(ctx, adminURL(cfg), cfg.SQLitePath())
+				},
+				Migrate: func(ctx context.Context) error { return migrateUp(ctx, cfg, log) },
+				Stdout:  stdout, Stderr: stderr,
+			}.Run(ctx, positional(args))
+			return nil
+		})
+		if err == nil && code != 0 {
+			return code
+		}
 	case "config":
 		fmt.Fprint(stdout, config.Markdown())
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: laatu [serve|migrate up|down|status|seed --demo|audit verify|export|prune|maintenance purge|config] [flags]; laatu serve -h lists the flags")
+		fmt.Fprintln(stdout, "usage: laatu [serve|migrate up|down|status|seed --demo|audit verify|export|prune|maintenance purge|backup create|verify|restore|config] [flags]; laatu serve -h lists the flags")
 	default:
 		err = fmt.Errorf("unknown command %q (try laatu help)", cmd)
 	}

@@ -59,11 +59,11 @@ type Folder struct {
 	ID        string  `bun:"id,pk"`
 	ParentID  *string `bun:"parent_id"`
 	// Path lists the ids from the root down to this folder: /root/child/this/.
-	Path        string     `bun:"path"`
-	Name        string     `bun:"name"`
-	Description string     `bun:"description"`
-	Restricted  bool       `bun:"restricted"`
-	OwnerID     string     `bun:"owner_id"`
+	Path        string `bun:"path"`
+	Name        string `bun:"name"`
+	Description string `bun:"description"`
+	Restricted  bool   `bun:"restricted"`
+	OwnerID     string `bun:"owner_id"`
 	// Version counts changes; each change keeps the state before it (ObjectVersion).
 	Version   int        `bun:"version"`
 	CreatedAt time.Time  `bun:"created_at"`
