@@ -3539,7 +3539,7 @@ type TrashItemEdge {
 
 extend type Query {
   "The active company's trash, most recently deleted first: everything for ADMINs, for other members what they own."
-  trash("At most 100." first: Int, "A cursor from a previous page." after: String): TrashItemConnection! @auth(level: LIMITED)
+  trash("At most 100." first: Int, "A cursor from a previous page." after: String): TrashItemConnection @auth(level: LIMITED)
 }
 
 extend type Mutation {
@@ -11955,10 +11955,10 @@ func (ec *executionContext) _Query_trash(ctx context.Context, field graphql.Coll
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.TrashItemConnection) graphql.Marshaler {
-			return ec.marshalNTrashItemConnection2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemConnection(ctx, selections, v)
+			return ec.marshalOTrashItemConnection2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_trash(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17323,7 +17323,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "trash":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_trash(ctx, field)
 				})
@@ -19017,14 +19017,6 @@ func (ec *executionContext) marshalNTrashItem2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋ
 	return ec._TrashItem(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTrashItemConnection2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.TrashItemConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "TrashItemConnection!")
-		return graphql.Null
-	}
-	return ec._TrashItemConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNTrashItemEdge2ᚕᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TrashItemEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -19773,6 +19765,13 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTrashItemConnection2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐTrashItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.TrashItemConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TrashItemConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋinternalᚋstorageᚐUser(ctx context.Context, sel ast.SelectionSet, v *storage.User) graphql.Marshaler {

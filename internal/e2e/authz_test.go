@@ -482,6 +482,20 @@ func aRows(objects []*aObject) []aRow {
 				group: r.field, reference: true, want: aWant(aForb, map[aWho]string{aAdmin: aNF, aBAdmin: aNF})},
 		)
 	}
+	// The trash: each member sees its own (ADMINs all of the company's); undelete answers
+	// NOT_FOUND for what is not in the caller's trash, and needs a membership.
+	undelete := `mutation($id: ID!) { undelete(id: $id) { id } }`
+	rows = append(rows,
+		aRow{field: "trash", query: `{ trash(first: 1) { nodes { id } } }`, vars: none, want: aWant(aForb, anyMember)},
+		aRow{field: "undelete", name: "undelete a manager's document in A", query: undelete, group: "undelete", company: "acme",
+			vars: deleted(false, aManager, "Acme Construction/Harbour Tower"),
+			want: aWant(aForb, map[aWho]string{aAdmin: aData, aManager: aData, aMember: aNF, aLimited: aNF, aBAdmin: aNF})},
+		aRow{field: "undelete", name: "undelete a folder in B", query: undelete, group: "undelete", company: "beta",
+			vars: deleted(true, aBAdmin, "Beta Builders/Hillside Homes"),
+			want: aWant(aForb, map[aWho]string{aAdmin: aNF, aManager: aNF, aMember: aNF, aLimited: aNF, aBAdmin: aData})},
+		aRow{field: "undelete", name: "undelete a random id", query: undelete, group: "undelete", reference: true, vars: randomID,
+			want: aWant(aForb, map[aWho]string{aAdmin: aNF, aManager: aNF, aMember: aNF, aLimited: aNF, aBAdmin: aNF})},
+	)
 	for i := range rows {
 		if rows[i].name == "" {
 			rows[i].name = rows[i].field
