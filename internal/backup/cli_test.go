@@ -22,7 +22,9 @@ func TestCLI(t *testing.T) {
 	run := func(db *database.DB, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := backup.CLI{
-			Open:    func(context.Context) (*database.DB, error) { return database.Open(context.Background(), urlOf(db, s), pathOf(db, s, target)) },
+			Open: func(context.Context) (*database.DB, error) {
+				return database.Open(context.Background(), urlOf(db, s), pathOf(db, s, target))
+			},
 			Migrate: func(context.Context) error { return nil },
 			Stdout:  &out, Stderr: &errb,
 		}.Run(context.Background(), args)

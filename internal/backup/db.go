@@ -284,7 +284,7 @@ func restore(ctx context.Context, db *database.DB, a *Archive, opt RestoreOption
 		var nonEmpty []string
 		for _, t := range tables {
 			var n int
-			if err := tx.NewRaw("SELECT count(*) FROM " + quoteIdent(t)).Scan(ctx, &n); err != nil {
+			if err := tx.NewRaw("SELECT count(*) FROM "+quoteIdent(t)).Scan(ctx, &n); err != nil {
 				return fmt.Errorf("backup: count %s: %w", t, err)
 			}
 			if n > 0 {
