@@ -86,7 +86,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 					return database.Open(ctx, adminURL(cfg), cfg.SQLitePath())
 				},
 				Migrate: func(ctx context.Context) error { return migrateUp(ctx, cfg, log) },
-				Stdout:  stdout, Stderr: stderr,
+				Store: func(ctx context.Context) (*storage.Store, func(), error) {
+					db, err := openStore(ctx, cfg, log, false)
+					if err != nil {
+						return nil, nil, err
+					}
+					a, err := app.New(ctx, cfg, log, db, nil)
+					if err != nil {
+						db.Close()
+						return nil, nil, err
+					}
+					return a.Store, func() { _ = a.Close(); db.Close() }, nil
+				},
+				Stdout: stdout, Stderr: stderr,
 			}.Run(ctx, positional(args))
 			return nil
 		})

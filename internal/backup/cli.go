@@ -13,12 +13,14 @@ import (
 	"filippo.io/age"
 
 	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/storage"
 )
 
 const cliUsage = `usage:
   laatu backup create --out FILE [--company ID] [--encrypt-to RECIPIENT]
   laatu backup verify [--identity FILE] FILE
   laatu backup restore [--force] [--identity FILE] FILE
+  laatu backup restore-object --company ID --object ID [--identity FILE] FILE
 `
 
 // CLI is what `laatu backup` needs from the program: a way to open the database as a role
@@ -27,8 +29,11 @@ const cliUsage = `usage:
 type CLI struct {
 	Open    func(ctx context.Context) (*database.DB, error)
 	Migrate func(ctx context.Context) error
-	Stdout  io.Writer
-	Stderr  io.Writer
+	// Store opens the live store wired with its change hooks (the audit log), for
+	// restore-object; done closes it.
+	Store  func(ctx context.Context) (store *storage.Store, done func(), err error)
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // Run runs `laatu backup <create|verify|restore> ...` with args starting at the subcommand,
@@ -69,6 +74,16 @@ func (c CLI) Run(ctx context.Context, args []string) int {
 				return usageError("restore takes one FILE")
 			}
 			return c.restore(ctx, pos[0], *identity, *force)
+		}
+	case "restore-object":
+		identity := fs.String("identity", "", "age identity file, for an encrypted archive")
+		company := fs.String("company", "", "the company the object belongs to")
+		object := fs.String("object", "", "the folder's or document's id")
+		run = func(pos []string) error {
+			if len(pos) != 1 || *company == "" || *object == "" {
+				return usageError("restore-object takes --company ID --object ID FILE")
+			}
+			return c.restoreObject(ctx, pos[0], *identity, *company, *object)
 		}
 	default:
 		fmt.Fprint(c.Stderr, cliUsage)
@@ -238,5 +253,24 @@ func (c CLI) restore(ctx context.Context, path, identity string, force bool) err
 	}
 	fmt.Fprintf(c.Stdout, "restored backup %s (taken %s from %s): %d tables, %d rows; run `laatu audit verify` to check the chains\n",
 		a.Manifest.ID, a.Manifest.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), a.Manifest.Dialect, len(a.Manifest.Entries), rows)
+	return nil
+}
+
+func (c CLI) restoreObject(ctx context.Context, path, identity, company, object string) error {
+	a, err := open(path, identity)
+	if err != nil {
+		return err
+	}
+	store, done, err := c.Store(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := RestoreObject(ctx, store, a, company, object)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "restored %s from backup %s (taken %s): %d objects returned as they were, %d as a new version; %d comments, %d grants, %d versions added back\n",
+		object, a.Manifest.ID, a.Manifest.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), res.Returned, res.Versioned, res.Comments, res.Grants, res.Versions)
 	return nil
 }
