@@ -251,10 +251,16 @@ func getOnlyQueries(maxTokens int, next http.Handler) http.Handler {
 func scope(ctx context.Context, o Options, next graphql.ResponseHandler) *graphql.Response {
 	oc := graphql.GetOperationContext(ctx)
 	readOnly := oc.Operation.Operation != ast.Mutation
-	// The transaction starts with the operation's first query: an operation that reads
-	// nothing ({ __typename }) costs no round trip, and a subscription's response, which
-	// waits here for its next event, holds no connection meanwhile.
-	txCtx, op, err := o.Store.BeginOnUse(ctx, readOnly)
+	// A query's transaction starts with its first statement: one that reads nothing
+	// ({ __typename }) costs no round trip, and a subscription's response, which waits here
+	// for its next event, holds no connection meanwhile. A mutation always writes, and begins
+	// at once, so that a database that cannot take it fails the request as a whole
+	// (UNAVAILABLE, 503) rather than one field of it.
+	begin := o.Store.BeginOnUse
+	if !readOnly {
+		begin = o.Store.Begin
+	}
+	txCtx, op, err := begin(ctx, readOnly)
 	if err != nil {
 		return errorResponse(ctx, err) // Begin returns no context on failure
 	}

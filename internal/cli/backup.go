@@ -27,6 +27,9 @@ func backupCommand(e *env) *cli.Command {
 }
 
 func (e *env) backup(ctx context.Context, cmd *cli.Command) error {
+	if args := cmd.Args().Slice(); len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		return cli.ShowSubcommandHelp(cmd)
+	}
 	cfg, err := e.config(cmd)
 	if err != nil {
 		return err
