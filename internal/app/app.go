@@ -107,12 +107,15 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	a.Audit = audit.New(db, stream, audit.Options{Window: -1, Publisher: pub, Linger: auditLinger, LingerPending: auditLingerPending,
 		Grants: store.AdmittingGrants, Reach: store.Reach})
 	a.closers = append(a.closers, a.Audit.Close)
-	store.OnChange(a.Audit.ChangeHook())
 
+	// The session cache's hook comes first: what runs after a commit runs in the order of the
+	// hooks, and a stream told of a change (the audit tail, subscriptions) must find the
+	// changed user's sessions already forgotten when it checks its caller again.
 	authn := auth.NewAuthenticator(store, auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, log)
 	a.Sessions = authn
 	a.closers = append(a.closers, authn.Close)
 	store.OnChange(sessionChanges(pub, authn))
+	store.OnChange(a.Audit.ChangeHook())
 	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
 	following := followSessionChanges(followCtx, log, broker, authn)
 	a.closers = append(a.closers, func() error { stopFollowing(); <-following; return nil })
