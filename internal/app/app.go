@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -347,23 +348,22 @@ func viewAudit(a *audit.Auditor, on bool) api.Hooks {
 }
 
 // auditStream opens where the audit stream's JSON lines go: stdout, stderr, a file (appended
-// to, readable by the owner only), or nowhere ("off": a disabled logger, so that no line is
-// even encoded).
-func auditStream(where string) (zerolog.Logger, func() error, error) {
+// to, readable by the owner only), or nowhere ("off": nil, so that no line is even encoded).
+func auditStream(where string) (io.Writer, func() error, error) {
 	none := func() error { return nil }
 	switch where {
 	case "", "stdout":
-		return zerolog.New(os.Stdout), none, nil
+		return os.Stdout, none, nil
 	case "stderr":
-		return zerolog.New(os.Stderr), none, nil
+		return os.Stderr, none, nil
 	case "off":
-		return zerolog.Nop(), none, nil
+		return nil, none, nil
 	}
 	f, err := os.OpenFile(where, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return zerolog.Nop(), nil, fmt.Errorf("open audit log: %w", err)
+		return nil, nil, fmt.Errorf("open audit log: %w", err)
 	}
-	return zerolog.New(f), f.Close, nil
+	return f, f.Close, nil
 }
 
 // httpHandler assembles the routes and the edge middleware, outermost first.

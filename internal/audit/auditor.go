@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -88,8 +89,9 @@ type Auditor struct {
 	db   *database.DB
 	opts Options
 
-	streamMu sync.Mutex // the stream's writer need not be safe for concurrent use
-	stream   zerolog.Logger
+	streamMu  sync.Mutex // the stream's writer need not be safe for concurrent use
+	stream    io.Writer  // nil: no stream
+	streamBuf []byte     // the lines of one emit, written at once
 
 	mu     sync.RWMutex // held for reading while submitting, for writing by Close
 	closed bool
@@ -122,9 +124,9 @@ type batch struct {
 }
 
 // New returns an Auditor writing to db (the server's role) and mirroring every durable event
-// to stream, a logger dedicated to audit. The stream's lines carry their own "time" field: do
-// not add zerolog's Timestamp to it. Close it to stop its writer.
-func New(db *database.DB, stream zerolog.Logger, opts Options) *Auditor {
+// to stream as JSON lines (nil: no stream). The lines of one commit reach stream in one Write,
+// so a file opened with O_APPEND receives them whole. Close it to stop its writer.
+func New(db *database.DB, stream io.Writer, opts Options) *Auditor {
 	opts = opts.withDefaults()
 	a := &Auditor{
 		db: db, opts: opts, stream: stream,
@@ -628,17 +630,34 @@ func (a *Auditor) writeReadingHeads(ctx context.Context, companies []string, byC
 	return err
 }
 
-// emit writes durable events to the audit stream, one JSON line each; nothing when the
-// stream is disabled (zerolog.Nop).
+// emit writes durable events to the audit stream, one JSON line each, in one Write (a
+// response's views are hundreds of lines: one system call, not hundreds); nothing when there
+// is no stream. A failed write is not retried: the events are durable in the database, which
+// is the record; the stream mirrors it.
 func (a *Auditor) emit(events ...*Event) {
-	if a.stream.GetLevel() == zerolog.Disabled {
+	if a.stream == nil || len(events) == 0 {
 		return
 	}
 	a.streamMu.Lock()
 	defer a.streamMu.Unlock()
+	buf := (*lineBuffer)(&a.streamBuf)
+	*buf = (*buf)[:0]
+	lines := zerolog.New(buf)
 	for _, e := range events {
-		a.stream.Log().EmbedObject(e).Send()
+		lines.Log().EmbedObject(e).Send()
 	}
+	_, _ = a.stream.Write(a.streamBuf)
+	if cap(a.streamBuf) > 1<<20 {
+		a.streamBuf = nil // do not keep a burst's buffer for ever
+	}
+}
+
+// lineBuffer collects zerolog's lines in memory.
+type lineBuffer []byte
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	*b = append(*b, p...)
+	return len(p), nil
 }
 
 // MarshalZerologObject writes e as the fields of one audit stream line (and export line).

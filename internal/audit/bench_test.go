@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rs/zerolog"
-
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/testdb"
 )
@@ -47,7 +45,7 @@ func BenchmarkViewPath(b *testing.B) {
 	}
 	ctx := WithOperation(userCtx(newID(), company, access.Manager),
 		Operation{Type: "query", Hash: strings.Repeat("ab", 32), RootFields: []string{"folders"}})
-	a := &Auditor{stream: zerolog.New(io.Discard)}
+	a := &Auditor{stream: io.Discard}
 	b.ReportAllocs()
 	last := link{Hash: Genesis}
 	var q []byte
@@ -85,7 +83,7 @@ func BenchmarkGroupCommitNotices(b *testing.B) {
 			opts.Publisher = pub
 		}
 		b.Run(fmt.Sprintf("notices=%t", notices), func(b *testing.B) {
-			a := New(tdb.App, zerolog.New(io.Discard), opts)
+			a := New(tdb.App, io.Discard, opts)
 			defer a.Close()
 			evs := make([]Event, 40)
 			for i := range evs {
@@ -143,7 +141,7 @@ func BenchmarkRuns(b *testing.B) {
 		respond func(a *Auditor) error
 	}{{"rows=1", oneRow}, {"rows=12", rowEach}} {
 		b.Run(layout.name, func(b *testing.B) {
-			a := New(tdb.App, zerolog.New(io.Discard), Options{Window: -1})
+			a := New(tdb.App, io.Discard, Options{Window: -1})
 			defer a.Close()
 			if err := layout.respond(a); err != nil { // learn where the chain ends
 				b.Fatal(err)

@@ -71,6 +71,29 @@ func TestCollectorFoldsToOneEventPerObject(t *testing.T) {
 	}
 }
 
+// A response's views reach the stream in one Write: hundreds of lines, one system call, and
+// an O_APPEND file receives them whole.
+func TestStreamGetsAResponsesViewsInOneWrite(t *testing.T) {
+	tdb := testdb.New(t)
+	a, stream := newAuditor(t, tdb.App, Options{})
+	company := newID()
+	c := NewCollector()
+	const n = 120
+	for range n {
+		c.Add(company, ObjectDocument, newID(), "title")
+	}
+	ctx := WithOperation(userCtx(newID(), company, access.Member), Operation{Type: "query", Name: "Docs"})
+	if err := a.Flush(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if lines := stream.lines(t); len(lines) != n {
+		t.Fatalf("%d stream lines, want %d", len(lines), n)
+	}
+	if w := stream.writeCount(); w != 1 {
+		t.Fatalf("the stream got %d writes for one response's views, want 1", w)
+	}
+}
+
 func TestFieldMiddleware(t *testing.T) {
 	company := newID()
 	doc := &storage.Document{CompanyID: company, ID: newID()}

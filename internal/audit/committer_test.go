@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 
 	"github.com/laatu/laatu/internal/access"
@@ -210,7 +209,7 @@ func TestCloseDrains(t *testing.T) {
 //	TEST_DATABASE_URL=... go test -run '^$' -bench Flush -cpu 1,8,32 ./internal/audit/
 func BenchmarkFlush(b *testing.B) {
 	tdb := testdb.New(b)
-	a := New(tdb.App, zerolog.Nop(), Options{Window: benchWindow})
+	a := New(tdb.App, nil, Options{Window: benchWindow})
 	defer a.Close()
 	company := newID()
 	ctx := userCtx(newID(), company, access.Member)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 	"go.uber.org/goleak"
 
@@ -28,14 +27,23 @@ func TestMain(m *testing.M) {
 
 // streamBuffer captures the audit stream; the auditor serializes its writes, the test reads.
 type streamBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
 }
 
 func (b *streamBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.writes++
 	return b.buf.Write(p)
+}
+
+// writeCount is how many Writes the stream has received.
+func (b *streamBuffer) writeCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.writes
 }
 
 // lines returns the stream's lines decoded as JSON objects, failing on any that is not.
@@ -58,7 +66,7 @@ func (b *streamBuffer) lines(t *testing.T) []map[string]any {
 func newAuditor(t *testing.T, db *database.DB, opts Options) (*Auditor, *streamBuffer) {
 	t.Helper()
 	buf := &streamBuffer{}
-	a := New(db, zerolog.New(buf), opts)
+	a := New(db, buf, opts)
 	t.Cleanup(func() { _ = a.Close() })
 	return a, buf
 }
