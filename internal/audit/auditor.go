@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,9 +90,9 @@ type Auditor struct {
 	db   *database.DB
 	opts Options
 
-	streamMu  sync.Mutex // the stream's writer need not be safe for concurrent use
-	stream    io.Writer  // nil: no stream
-	streamBuf []byte     // the lines of one emit, written at once
+	streamMu  sync.Mutex   // the stream's writer need not be safe for concurrent use
+	stream    io.Writer    // nil: no stream
+	streamBuf bytes.Buffer // the lines of one emit, written at once
 
 	mu     sync.RWMutex // held for reading while submitting, for writing by Close
 	closed bool
@@ -640,24 +641,15 @@ func (a *Auditor) emit(events ...*Event) {
 	}
 	a.streamMu.Lock()
 	defer a.streamMu.Unlock()
-	buf := (*lineBuffer)(&a.streamBuf)
-	*buf = (*buf)[:0]
-	lines := zerolog.New(buf)
+	a.streamBuf.Reset()
+	lines := zerolog.New(&a.streamBuf)
 	for _, e := range events {
 		lines.Log().EmbedObject(e).Send()
 	}
-	_, _ = a.stream.Write(a.streamBuf)
-	if cap(a.streamBuf) > 1<<20 {
-		a.streamBuf = nil // do not keep a burst's buffer for ever
+	_, _ = a.stream.Write(a.streamBuf.Bytes())
+	if a.streamBuf.Cap() > 1<<20 {
+		a.streamBuf = bytes.Buffer{} // do not keep a burst's buffer for ever
 	}
-}
-
-// lineBuffer collects zerolog's lines in memory.
-type lineBuffer []byte
-
-func (b *lineBuffer) Write(p []byte) (int, error) {
-	*b = append(*b, p...)
-	return len(p), nil
 }
 
 // MarshalZerologObject writes e as the fields of one audit stream line (and export line).
