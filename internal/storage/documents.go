@@ -59,25 +59,29 @@ func (f DocumentFilter) apply(c *conn, q scoped) scoped {
 	}
 	if f.FolderID != nil {
 		if f.IncludeSubfolders {
-			q = q.Where("document.folder_path LIKE (SELECT ff.path FROM folders AS ff WHERE ff.id = ? AND ff.company_id = document.company_id) || '%'", *f.FolderID)
+			q = q.Where("document.folder_path LIKE (SELECT ff.path FROM folders AS ff WHERE ff.id = ? AND ff.company_id = document.company_id) || '%'", c.arg(*f.FolderID))
 		} else {
-			q = q.Where("document.folder_id = ?", *f.FolderID)
+			q = q.Where("document.folder_id = ?", c.arg(*f.FolderID))
 		}
 	}
 	if len(f.Statuses) > 0 {
-		q = q.Where("document.status IN (?)", bun.List(f.Statuses))
+		statuses := make([]any, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = c.arg(string(st))
+		}
+		q = q.Where("document.status IN (?)", bun.List(statuses))
 	}
 	if f.TemplateID != nil {
-		q = q.Where("document.template_id = ?", *f.TemplateID)
+		q = q.Where("document.template_id = ?", c.arg(*f.TemplateID))
 	}
 	if f.UpdatedFrom != nil {
-		q = q.Where("document.updated_at >= ?", f.UpdatedFrom.UTC())
+		q = q.Where("document.updated_at >= ?", c.arg(f.UpdatedFrom.UTC()))
 	}
 	if f.UpdatedTo != nil {
-		q = q.Where("document.updated_at < ?", f.UpdatedTo.UTC())
+		q = q.Where("document.updated_at < ?", c.arg(f.UpdatedTo.UTC()))
 	}
 	if f.TitleContains != nil && *f.TitleContains != "" {
-		q = q.Where("lower(document.title) LIKE ? ESCAPE '\\'", likePattern(*f.TitleContains))
+		q = q.Where("lower(document.title) LIKE ? ESCAPE '\\'", c.arg(likePattern(*f.TitleContains)))
 	}
 	return q
 }

@@ -66,15 +66,15 @@ func (s *Store) Folders(ctx context.Context, f FolderFilter, sort FolderSort, pa
 		if f.Roots && c.p.CompanyID == "" {
 			q = q.Where("1 = 0") // a guest has no top-level folders; '' is no uuid on PostgreSQL
 		} else if f.Roots {
-			q = q.Where("folder.parent_id IS NULL AND folder.company_id = ?", c.p.CompanyID)
+			q = q.Where("folder.parent_id IS NULL AND folder.company_id = ?", c.arg(c.p.CompanyID))
 		}
 		if f.ParentID != nil && !validID(*f.ParentID) {
 			q = q.Where("1 = 0") // malformed: matches nothing, like an unknown id
 		} else if f.ParentID != nil {
-			q = q.Where("folder.parent_id = ?", *f.ParentID)
+			q = q.Where("folder.parent_id = ?", c.arg(*f.ParentID))
 		}
 		if f.NameContains != nil && *f.NameContains != "" {
-			q = q.Where("lower(folder.name) LIKE ? ESCAPE '\\'", likePattern(*f.NameContains))
+			q = q.Where("lower(folder.name) LIKE ? ESCAPE '\\'", c.arg(likePattern(*f.NameContains)))
 		}
 		return q
 	}

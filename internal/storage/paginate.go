@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/lib/pq"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -62,7 +63,8 @@ func (sp sortSpec[T]) after(q scoped, idCol, after string) (scoped, error) {
 	if sp.desc {
 		op = "<"
 	}
-	return q.Where("("+sp.col+" "+op+" ? OR ("+sp.col+" = ? AND "+idCol+" "+op+" ?))", k, k, cur.ID), nil
+	c := q.c
+	return q.Where("("+sp.col+" "+op+" ? OR ("+sp.col+" = ? AND "+idCol+" "+op+" ?))", c.arg(k), c.arg(k), c.arg(cur.ID)), nil
 }
 
 // paginate reads one page of tt, filtered by filter and sorted by spec, with a lazy total.
@@ -71,11 +73,19 @@ func paginate[T keyed](ctx context.Context, s *Store, tt tenantTable, spec sortS
 	idCol := tt.idColumn()
 	var rows []T
 	err := s.read(ctx, func(c *conn) error {
+		pc := c.preparing()
+		if pc != nil {
+			c = pc
+		}
 		q, err := spec.after(filter(c, c.from(tt, &rows)), idCol, page.After)
 		if err != nil {
 			return err
 		}
-		return q.OrderExpr(spec.order(idCol)).Limit(page.First + 1).Scan(ctx)
+		q = q.OrderExpr(spec.order(idCol)).Limit(page.First + 1)
+		if pc != nil {
+			return pc.scanPrepared(ctx, q.q, &rows)
+		}
+		return q.Scan(ctx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", tt.name, err)
@@ -182,13 +192,23 @@ func pagesByParent[T keyed](ctx context.Context, s *Store, tt tenantTable, paren
 			for i, p := range parents {
 				companies[i], ids[i] = p.CompanyID, p.ID
 			}
-			q, err := child(c, "p.company_id", "p.id")
+			pc := c.preparing()
+			if pc == nil {
+				q, err := child(c, "p.company_id", "p.id")
+				if err != nil {
+					return err
+				}
+				return c.db.NewRaw("SELECT "+tt.alias+".* FROM unnest(?::uuid[], ?::uuid[]) WITH ORDINALITY AS p(company_id, id, n)"+
+					" CROSS JOIN LATERAL (?) AS "+tt.alias+" ORDER BY p.n, "+order,
+					pgdialect.Array(companies), pgdialect.Array(ids), q).Scan(ctx, &rows)
+			}
+			companiesArg, idsArg := pc.arg(pq.StringArray(companies)), pc.arg(pq.StringArray(ids))
+			q, err := child(pc, "p.company_id", "p.id")
 			if err != nil {
 				return err
 			}
-			return c.db.NewRaw("SELECT "+tt.alias+".* FROM unnest(?::uuid[], ?::uuid[]) WITH ORDINALITY AS p(company_id, id, n)"+
-				" CROSS JOIN LATERAL (?) AS "+tt.alias+" ORDER BY p.n, "+order,
-				pgdialect.Array(companies), pgdialect.Array(ids), q).Scan(ctx, &rows)
+			return pc.scanPrepared(ctx, c.db.NewRaw("SELECT "+tt.alias+".* FROM unnest(?::uuid[], ?::uuid[]) WITH ORDINALITY AS p(company_id, id, n)"+
+				" CROSS JOIN LATERAL (?) AS "+tt.alias+" ORDER BY p.n, "+order, companiesArg, idsArg, q), &rows)
 		}
 		for start := 0; start < len(parents); start += maxBranches {
 			chunk := parents[start:min(start+maxBranches, len(parents))]

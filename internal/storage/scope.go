@@ -141,7 +141,7 @@ func (c *conn) objectVisible(t, pathCol, idCol string) (string, []any) {
 	if p := c.p; p.CompanyID != "" && p.Level != "" {
 		member, margs := c.memberAdmits(t, pathCol)
 		parts = append(parts, "("+t+".company_id = ? AND "+member+")")
-		args = append(append(args, p.CompanyID), margs...)
+		args = append(append(args, c.arg(p.CompanyID)), margs...)
 	}
 	if c.p.UserID != "" {
 		grant, gargs := c.grantAdmits(t, pathCol, idCol)
@@ -165,12 +165,12 @@ func (c *conn) memberAdmits(t, pathCol string) (string, []any) {
 		// Restricted folders are few; PostgreSQL reads them once per statement.
 		if c.s.db.Dialect == database.Postgres {
 			return "(" + t + ".owner_id = ? OR NOT (" + pathCol + " LIKE ANY (ARRAY(SELECT r.path || '%' FROM folders AS r" +
-				" WHERE r.company_id = ? AND r.restricted))))", []any{p.UserID, p.CompanyID}
+				" WHERE r.company_id = ? AND r.restricted))))", []any{c.arg(p.UserID), c.arg(p.CompanyID)}
 		}
 		return "(" + t + ".owner_id = ? OR NOT EXISTS (SELECT 1 FROM folders AS r" +
-			" WHERE r.company_id = ? AND r.restricted AND " + pathCol + " LIKE r.path || '%'))", []any{p.UserID, p.CompanyID}
+			" WHERE r.company_id = ? AND r.restricted AND " + pathCol + " LIKE r.path || '%'))", []any{c.arg(p.UserID), c.arg(p.CompanyID)}
 	default: // LIMITED: only what it owns or is granted
-		return t + ".owner_id = ?", []any{p.UserID}
+		return t + ".owner_id = ?", []any{c.arg(p.UserID)}
 	}
 }
 
@@ -182,7 +182,7 @@ func (c *conn) grantAdmits(t, pathCol, idCol string) (string, []any) {
 		reach = "(g.document_id = " + idCol + " OR " + reach + ")"
 	}
 	return "EXISTS (SELECT 1 FROM grants AS g WHERE g.grantee_id = ? AND g.company_id = " + t +
-		".company_id AND (g.expires_at IS NULL OR g.expires_at > ?) AND " + reach + ")", []any{c.p.UserID, c.now}
+		".company_id AND (g.expires_at IS NULL OR g.expires_at > ?) AND " + reach + ")", []any{c.arg(c.p.UserID), c.arg(c.now)}
 }
 
 // objectScope returns the predicates of the derived table of folders or documents, one per
@@ -197,28 +197,28 @@ func (c *conn) objectScope(t, pathCol, idCol string) ([]string, [][]any) {
 	if c.s.db.Dialect != database.Postgres {
 		pred, args := c.objectVisible(t, pathCol, idCol)
 		reach := "SELECT g.company_id FROM grants AS g WHERE g.grantee_id = ? AND " + unexpired
-		rargs := []any{p.UserID, c.now}
+		rargs := []any{c.arg(p.UserID), c.arg(c.now)}
 		if p.CompanyID != "" && p.Level != "" {
 			reach = "SELECT ? UNION " + reach
-			rargs = append([]any{p.CompanyID}, rargs...)
+			rargs = append([]any{c.arg(p.CompanyID)}, rargs...)
 		}
 		return []string{t + ".company_id IN (" + reach + ") AND " + pred}, [][]any{append(rargs, args...)}
 	}
 	var preds []string
 	var args [][]any
 	others := "SELECT DISTINCT g.company_id FROM grants AS g WHERE g.grantee_id = ? AND " + unexpired
-	oargs := []any{p.UserID, c.now}
+	oargs := []any{c.arg(p.UserID), c.arg(c.now)}
 	if p.CompanyID != "" && p.Level != "" {
-		member, margs := c.memberAdmits(t, pathCol)
-		grant, gargs := c.grantAdmits(t, pathCol, idCol)
-		pred := t + ".company_id = ? AND (" + member + " OR " + grant + ")"
-		if member == "TRUE" {
-			pred, gargs = t+".company_id = ?", nil
+		pred, pargs := t+".company_id = ?", []any{c.arg(p.CompanyID)}
+		if member, margs := c.memberAdmits(t, pathCol); member != "TRUE" {
+			grant, gargs := c.grantAdmits(t, pathCol, idCol)
+			pred += " AND (" + member + " OR " + grant + ")"
+			pargs = append(append(pargs, margs...), gargs...)
 		}
 		preds = append(preds, pred)
-		args = append(args, append(append([]any{p.CompanyID}, margs...), gargs...))
+		args = append(args, pargs)
 		others += " AND g.company_id <> ?"
-		oargs = append(oargs, p.CompanyID)
+		oargs = append(oargs, c.arg(p.CompanyID))
 	}
 	grant, gargs := c.grantAdmits(t, pathCol, idCol)
 	preds = append(preds, t+".company_id = ANY (ARRAY("+others+")) AND "+grant)
@@ -252,7 +252,7 @@ func (c *conn) scopeSQL(tt tenantTable) (string, []any) {
 				col = "t.id"
 			}
 			base = append(base, col+" = ?")
-			branchArgs[0] = []any{c.p.CompanyID}
+			branchArgs[0] = []any{c.arg(c.p.CompanyID)}
 		}
 	case !c.p.Authenticated():
 		base = append(base, "1 = 0")

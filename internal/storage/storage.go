@@ -35,11 +35,17 @@ type Store struct {
 	hooks    []ChangeHook
 	// retention is how long deleted objects stay in the trash (SetTrashRetention).
 	retention time.Duration
+	// stmts are the prepared statements of the hot reads, on PostgreSQL (prepared.go).
+	stmts *statements
 }
 
 // New returns a Store over db.
 func New(db *database.DB) *Store {
-	return &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	if db.Dialect == database.Postgres {
+		s.stmts = newStatements(db.DB.DB)
+	}
+	return s
 }
 
 // Dialect tells which database the store runs on.
@@ -177,11 +183,17 @@ func (s *Store) beginTx(ctx context.Context, readOnly bool, p *access.Principal)
 // setTenant sets the settings that PostgreSQL's row-level security policies read. They are
 // local to the transaction (set_config's third argument), so a pooled connection never
 // carries one request's company into the next.
+//
+// The same statement makes the transaction's prepared reads (prepared.go) use their generic
+// plan from the first run: their texts hold no value, so a custom plan has nothing to gain, and
+// the planner would otherwise keep planning the per-parent pages afresh (it prices a generic
+// plan over an array of unknown length higher than one over the array it is given).
 func (s *Store) setTenant(ctx context.Context, db bun.IDB, companyID, userID string) error {
 	if s.db.Dialect != database.Postgres {
 		return nil
 	}
-	_, err := db.ExecContext(ctx, "SELECT set_config('app.company_id', ?, true), set_config('app.user_id', ?, true)", companyID, userID)
+	_, err := db.ExecContext(ctx, "SELECT set_config('app.company_id', ?, true), set_config('app.user_id', ?, true),"+
+		" set_config('plan_cache_mode', 'force_generic_plan', true)", companyID, userID)
 	if err != nil {
 		return fmt.Errorf("set tenant: %w", err)
 	}
@@ -196,6 +208,9 @@ type conn struct {
 	now time.Time
 	// afterCommit registers work to run once the transaction has committed.
 	afterCommit func(func())
+	// params collects the values of a preparing conn's query (prepared.go); nil on a plain
+	// conn, whose queries carry their values inline.
+	params *[]any
 }
 
 // read runs fn in the operation's transaction, or in a read-only transaction of its own.
