@@ -355,14 +355,22 @@ func (p *proc) stop() {
 // rss is the resident memory of the process and its descendants, in MiB.
 func (p *proc) rss() float64 {
 	var kb int
-	var walk func(pid int)
-	walk = func(pid int) {
+	p.walk(func(pid int) {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 			if m := regexp.MustCompile(`VmRSS:\s+(\d+)`).FindSubmatch(b); m != nil {
 				n, _ := strconv.Atoi(string(m[1]))
 				kb += n
 			}
 		}
+	})
+	return float64(kb) / 1024
+}
+
+// walk calls fn with the process's PID and each of its descendants'.
+func (p *proc) walk(fn func(pid int)) {
+	var walk func(pid int)
+	walk = func(pid int) {
+		fn(pid)
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 		for _, t := range tasks {
 			b, _ := os.ReadFile(t)
@@ -374,7 +382,6 @@ func (p *proc) rss() float64 {
 		}
 	}
 	walk(p.cmd.Process.Pid)
-	return float64(kb) / 1024
 }
 
 func freePort() (int, error) {
@@ -491,12 +498,17 @@ type server struct {
 	p       *proc
 	nested  target
 	trivial target
+	// db is the database its PostgreSQL backends are connected to.
+	db string
 }
 
 type measure struct {
 	server, query string
 	result
 	rss float64
+	// cpuServer and cpuPG are the CPU milliseconds per answered request of the server's
+	// processes and of its database's backends (cpu.go).
+	cpuServer, cpuPG float64
 }
 
 func runPeers(ctx context.Context, o runOpts) (string, error) {
@@ -605,7 +617,7 @@ func runPeers(ctx context.Context, o runOpts) (string, error) {
 		return "", err
 	}
 	defer lp.stop()
-	servers := []*server{{name: "Laatu", p: lp, nested: gql(lurl, laatuNested, co.Member.Token), trivial: gql(lurl, typename, co.Member.Token)}}
+	servers := []*server{{name: "Laatu", p: lp, nested: gql(lurl, laatuNested, co.Member.Token), trivial: gql(lurl, typename, co.Member.Token), db: dbLaatu}}
 	if !o.skipPGL {
 		if o.pglBin == "" {
 			return "", errors.New("run: --postgraphile is required (run.sh installs it), or --no-postgraphile")
@@ -625,7 +637,7 @@ func runPeers(ctx context.Context, o runOpts) (string, error) {
 		defer pp.stop()
 		purl := fmt.Sprintf("http://127.0.0.1:%d/graphql", port)
 		tok := jwt(secret, co.ID, co.Member.UserID)
-		servers = append(servers, &server{name: "PostGraphile", p: pp, nested: gql(purl, pglNested, tok), trivial: gql(purl, typename, tok)})
+		servers = append(servers, &server{name: "PostGraphile", p: pp, nested: gql(purl, pglNested, tok), trivial: gql(purl, typename, tok), db: dbPGL})
 	}
 	for _, s := range servers {
 		if err := ready(ctx, s.p, s.trivial); err != nil {
@@ -657,12 +669,25 @@ func runPeers(ctx context.Context, o runOpts) (string, error) {
 					if q == "typename" {
 						t = s.trivial
 					}
+					bk, err := backends(ctx, o.adminURL, s.db)
+					if err != nil {
+						return "", err
+					}
+					cpuS, cpuB := cpuTimes(s.p.pids()), cpuTimes(bk)
 					r, err := hit(ctx, t, c, o.dur, 30*time.Second)
 					if err != nil {
 						return "", err
 					}
+					if bk, err = backends(ctx, o.adminURL, s.db); err != nil {
+						return "", err
+					}
 					m := measure{server: s.name, query: q, result: r, rss: s.p.rss()}
-					logf("round %d %-12s %-8s %s, RSS %.0f MiB", round, s.name, q, r, m.rss)
+					if ok := r.Requests - r.Errors; ok > 0 {
+						m.cpuServer = cpuSince(cpuS, cpuTimes(s.p.pids())) / float64(ok)
+						m.cpuPG = cpuSince(cpuB, cpuTimes(bk)) / float64(ok)
+					}
+					logf("round %d %-12s %-8s %s, RSS %.0f MiB, CPU per request: server %.2f ms, PostgreSQL %.2f ms",
+						round, s.name, q, r, m.rss, m.cpuServer, m.cpuPG)
 					if r.FirstError != "" {
 						logf("  first error: %s", r.FirstError)
 					}
@@ -736,6 +761,7 @@ type summary struct {
 	p50, p99         []time.Duration
 	errors, requests int
 	rss              float64
+	cpuServer, cpuPG []float64
 }
 
 func summarize(ms []measure) map[string]*summary {
@@ -753,6 +779,8 @@ func summarize(ms []measure) map[string]*summary {
 		s.errors += m.Errors
 		s.requests += m.Requests
 		s.rss = max(s.rss, m.rss)
+		s.cpuServer = append(s.cpuServer, m.cpuServer)
+		s.cpuPG = append(s.cpuPG, m.cpuPG)
 	}
 	return out
 }
@@ -823,6 +851,23 @@ func peersReport(o runOpts, l *benchdata.Loaded, ms []measure, perReq map[string
 			}
 			name := map[string]string{"nested": "10 folders → 20 documents → owner", "typename": "`{ __typename }` + token"}[q]
 			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", name, c, cell(la), cell(pg), ratio)
+		}
+	}
+	b.WriteString("\nCPU time per answered request, in ms (median of the rounds): the server's processes + the PostgreSQL " +
+		"backends of its database. Unlike req/s it barely moves with other load on the machine.\n\n")
+	b.WriteString("| query | c | Laatu server | Laatu PostgreSQL | Laatu total | PostGraphile server | PostGraphile PostgreSQL | PostGraphile total |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, q := range []string{"nested", "typename"} {
+		for _, c := range o.conc {
+			cell := func(s *summary) string {
+				if s == nil {
+					return "— | — | —"
+				}
+				sv, pg := median(s.cpuServer), median(s.cpuPG)
+				return fmt.Sprintf("%.2f | %.2f | %.2f", sv, pg, sv+pg)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", q, c, cell(sum[fmt.Sprintf("Laatu|%s|%d", q, c)]),
+				cell(sum[fmt.Sprintf("PostGraphile|%s|%d", q, c)]))
 		}
 	}
 	var rssL, rssP float64
