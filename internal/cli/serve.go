@@ -9,6 +9,7 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,6 +23,9 @@ import (
 	"github.com/laatu/laatu/internal/seed"
 	"github.com/laatu/laatu/internal/storage"
 )
+
+// serveGCPercent is the server's garbage collection target unless GOGC is set (see serve).
+const serveGCPercent = 400
 
 func serveCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -44,6 +48,13 @@ func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
 	log := e.logger(cfg)
 	if err := embeddedInProd(cfg, log); err != nil {
 		return err
+	}
+	if e.getenv("GOGC") == "" {
+		// A read allocates in proportion to what it returns while the live heap stays small
+		// (tens of MiB), so Go's default (collect when the heap doubles) collects very often:
+		// at 400 the nested read of bench/peers spends about a sixth less CPU per request, for
+		// a heap a few times the live one. GOGC in the environment decides instead.
+		debug.SetGCPercent(serveGCPercent)
 	}
 	if cfg.AutoMigrate {
 		if _, err := migrateUp(ctx, cfg, log, "--auto-migrate (on by default; --auto-migrate=false serves a database migrated already)"); err != nil {
