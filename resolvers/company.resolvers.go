@@ -47,10 +47,10 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string) 
 	if err != nil {
 		return nil, err
 	}
-	edges, _, info := page(p, func(c string, n *storage.Membership) *model.MembershipEdge {
+	edges, nodes, info := page(p, func(c string, n *storage.Membership) *model.MembershipEdge {
 		return &model.MembershipEdge{Cursor: c, Node: n}
 	})
-	return &model.MembershipConnection{Edges: edges, PageInfo: info, Count: p.Total}, nil
+	return &model.MembershipConnection{Edges: edges, Nodes: nodes, PageInfo: info, Count: p.Total}, nil
 }
 
 // Email shows a user's address to the user and to fellow members of one of the user's

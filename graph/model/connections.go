@@ -60,6 +60,7 @@ func (c *DocumentTemplateConnection) TotalCount() (int, error) { return c.Count(
 // MembershipConnection is a page of memberships.
 type MembershipConnection struct {
 	Edges    []*MembershipEdge
+	Nodes    []*storage.Membership
 	PageInfo *PageInfo
 	Count    Counter
 }

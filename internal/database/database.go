@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/lib/pq" // PostgreSQL driver, registered as "postgres"
@@ -38,6 +39,45 @@ type DB struct {
 	// second pool whose deferred transactions read beside the writer (WAL).
 	Reader  *bun.DB
 	Dialect Dialect
+	// hooks are the query hooks added through AddQueryHook, for the statements run past Bun.
+	hooks atomic.Pointer[[]bun.QueryHook]
+}
+
+// AddQueryHook adds hook to both pools, and to the statements the store runs past Bun (its
+// prepared reads, internal/storage/prepared.go), so that the hook sees every statement. Add
+// hooks before serving, as with Bun's own.
+func (db *DB) AddQueryHook(hook bun.QueryHook) {
+	//lint:ignore SA1019 the hook must see the pools themselves; WithQueryHook returns copies
+	db.DB.AddQueryHook(hook)
+	if db.Reader != db.DB {
+		//lint:ignore SA1019 as above
+		db.Reader.AddQueryHook(hook)
+	}
+	var hooks []bun.QueryHook
+	if old := db.hooks.Load(); old != nil {
+		hooks = append(hooks, *old...)
+	}
+	hooks = append(hooks, hook)
+	db.hooks.Store(&hooks)
+}
+
+// Observe runs a statement that does not go through Bun (query with args, run by run) between
+// the query hooks' BeforeQuery and AfterQuery, as Bun runs its own.
+func (db *DB) Observe(ctx context.Context, query string, args []any, run func(ctx context.Context) error) error {
+	hooks := db.hooks.Load()
+	if hooks == nil {
+		return run(ctx)
+	}
+	ev := &bun.QueryEvent{DB: db.DB, Query: query, QueryArgs: args, StartTime: time.Now()}
+	for _, h := range *hooks {
+		ctx = h.BeforeQuery(ctx, ev)
+	}
+	err := run(ctx)
+	ev.Err = err
+	for i := len(*hooks) - 1; i >= 0; i-- {
+		(*hooks)[i].AfterQuery(ctx, ev)
+	}
+	return err
 }
 
 // Close closes both pools.

@@ -46,7 +46,13 @@ func (n planNode) scanned() float64 {
 type statementLog struct {
 	mu   sync.Mutex
 	on   bool
-	seen []string
+	seen []loggedStatement
+}
+
+// loggedStatement is a statement and, for a prepared one, its parameters.
+type loggedStatement struct {
+	query string
+	args  []any
 }
 
 func (l *statementLog) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
@@ -56,7 +62,7 @@ func (l *statementLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.on {
-		l.seen = append(l.seen, e.Query)
+		l.seen = append(l.seen, loggedStatement{e.Query, e.QueryArgs})
 	}
 }
 
@@ -71,8 +77,7 @@ func TestNestedReadPlansFollowThePage(t *testing.T) {
 	}
 	co := loaded.Companies[0]
 	log := &statementLog{}
-	//lint:ignore SA1019 the hook must see the server's own pool; WithQueryHook returns a copy
-	db.App.DB.AddQueryHook(log)
+	db.App.AddQueryHook(log) // the pool, and the prepared reads run past Bun
 
 	const query = `{ folders(first: 10) { nodes { id name
 		documents(first: 20) { nodes { id title owner { name } } }
@@ -91,18 +96,26 @@ func TestNestedReadPlansFollowThePage(t *testing.T) {
 		testserver.MustOK(t, s.Do(t, testserver.Request{Query: query, Token: who.Token}, &data))
 		log.mu.Lock()
 		log.on = false
-		stmts := append([]string(nil), log.seen...)
+		stmts := append([]loggedStatement(nil), log.seen...)
 		log.mu.Unlock()
 		if n := len(data.Folders.Nodes); n != 10 || len(data.Folders.Nodes[0].Documents.Nodes) != 20 {
 			t.Fatalf("%s read %d folders (want 10) with %+v", who.Level, n, data.Folders.Nodes)
 		}
-		reads := 0
-		for _, q := range stmts {
+		reads, prepared := 0, 0
+		for _, st := range stmts {
+			q := st.query
 			if !strings.HasPrefix(q, "SELECT") || strings.HasPrefix(q, "SELECT set_config") {
 				continue
 			}
 			reads++
-			plan := explain(t, db, co.ID, who.UserID, q)
+			// Bun's own events carry the arguments it already inlined; a prepared read's text
+			// holds placeholders, and its event the values to bind.
+			var args []any
+			if strings.Contains(q, "$1") {
+				args = st.args
+				prepared++
+			}
+			plan := explain(t, db, co.ID, who.UserID, q, args)
 			returned, read := plan.ActualRows, plan.scanned()
 			// A page of 21 rows per parent reads about 21 rows, plus a few
 			// restricted folders and grants: a small multiple, and a floor for tiny results.
@@ -111,15 +124,17 @@ func TestNestedReadPlansFollowThePage(t *testing.T) {
 				t.Errorf("%s: a statement read %.0f rows to return %.0f (limit %.0f):\n%s", who.Level, read, returned, limit, q)
 			}
 		}
-		if reads < 3 {
-			t.Errorf("%s: only %d read statements seen: %q", who.Level, reads, stmts)
+		if reads < 3 || prepared < 2 {
+			t.Errorf("%s: only %d read statements seen, %d of them prepared (want the folders page and the documents pages): %q",
+				who.Level, reads, prepared, stmts)
 		}
 	}
 }
 
-// explain runs EXPLAIN ANALYZE of query as the server's role, with the tenant settings of the
-// caller, and returns the plan's root.
-func explain(t *testing.T, db *testdb.DB, companyID, userID, query string) planNode {
+// explain runs EXPLAIN ANALYZE of query (with args, for a prepared one) as the server's role,
+// with the tenant settings of the caller and the server's generic plans, and returns the plan's
+// root.
+func explain(t *testing.T, db *testdb.DB, companyID, userID, query string, args []any) planNode {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := db.App.DB.BeginTx(ctx, nil)
@@ -127,11 +142,12 @@ func explain(t *testing.T, db *testdb.DB, companyID, userID, query string) planN
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, "SELECT set_config('app.company_id', ?, true), set_config('app.user_id', ?, true)", companyID, userID); err != nil {
+	if _, err := tx.ExecContext(ctx, "SELECT set_config('app.company_id', ?, true), set_config('app.user_id', ?, true),"+
+		" set_config('plan_cache_mode', 'force_generic_plan', true)", companyID, userID); err != nil {
 		t.Fatal(err)
 	}
 	var out string
-	if err := tx.Tx.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+query).Scan(&out); err != nil {
+	if err := tx.Tx.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+query, args...).Scan(&out); err != nil {
 		t.Fatalf("explain: %v\n%s", err, query)
 	}
 	var plans []struct{ Plan planNode }

@@ -71,11 +71,14 @@ func (c *conn) scanPrepared(ctx context.Context, q schema.QueryAppender, dest ..
 	if err != nil {
 		return err
 	}
-	rows, err := c.s.stmts.query(ctx, c.db.(bun.Tx).Tx, string(b), *c.params)
-	if err != nil {
-		return err
-	}
-	return c.s.db.ScanRows(ctx, rows, dest...)
+	text, args := string(b), *c.params
+	return c.s.db.Observe(ctx, text, args, func(ctx context.Context) error {
+		rows, err := c.s.stmts.query(ctx, c.db.(bun.Tx).Tx, text, args)
+		if err != nil {
+			return err
+		}
+		return c.s.db.ScanRows(ctx, rows, dest...)
+	})
 }
 
 // maxStatements bounds the prepared texts kept (each one per pooled connection that ran it).
