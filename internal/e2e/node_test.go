@@ -67,3 +67,27 @@ func TestNodeKinds(t *testing.T) {
 		t.Errorf("node(user of another company) = %q %v, want NOT_FOUND", got, codes)
 	}
 }
+
+// TestEveryConnectionHasNodes: each connection offers its page's nodes beside its edges, in
+// the same order (the members list had only edges).
+func TestEveryConnectionHasNodes(t *testing.T) {
+	s := testserver.New(t)
+	admin := s.Login(t, "admin@acme.test")
+	var data struct {
+		Members struct {
+			Edges []struct{ Node struct{ User struct{ ID string } } }
+			Nodes []struct{ User struct{ ID string } }
+		}
+	}
+	testserver.MustOK(t, s.Do(t, testserver.Request{Token: admin,
+		Query: `{ members(first: 10) { edges { node { user { id } } } nodes { user { id } } } }`}, &data))
+	m := data.Members
+	if len(m.Nodes) == 0 || len(m.Nodes) != len(m.Edges) {
+		t.Fatalf("members: %d nodes for %d edges", len(m.Nodes), len(m.Edges))
+	}
+	for i := range m.Nodes {
+		if m.Nodes[i].User.ID != m.Edges[i].Node.User.ID {
+			t.Errorf("members node %d is %s, its edge %s", i, m.Nodes[i].User.ID, m.Edges[i].Node.User.ID)
+		}
+	}
+}
