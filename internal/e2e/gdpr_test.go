@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/laatu/laatu/internal/audit"
+	"github.com/laatu/laatu/internal/testserver"
+)
+
+// gUserID returns the id of the user that token belongs to.
+func gUserID(t testing.TB, s *testserver.Server, token string) string {
+	t.Helper()
+	var v struct {
+		Viewer struct{ User struct{ ID string } }
+	}
+	fOK(t, s, token, `{ viewer { user { id } } }`, nil, &v)
+	return v.Viewer.User.ID
+}
+
+// gExport is the part of an export the tests read.
+type gExport struct {
+	Format      string
+	SubjectID   string
+	Self        bool
+	Companies   []string
+	Profile     map[string]any
+	Memberships []struct {
+		CompanyID, Level string
+	}
+	Sessions []map[string]any
+	Comments []struct {
+		ID, DocumentID, Body string
+	}
+	AuditEvents []struct {
+		CompanyID, Action, ObjectID string
+	}
+}
+
+const exportMutation = `mutation($u: ID) { exportMyData(userId: $u) }`
+
+func gExportOf(t testing.TB, s *testserver.Server, token string, userID any) (gExport, string) {
+	t.Helper()
+	var data struct{ ExportMyData json.RawMessage }
+	fOK(t, s, token, exportMutation, map[string]any{"u": userID}, &data)
+	var e gExport
+	if err := json.Unmarshal(data.ExportMyData, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e, string(data.ExportMyData)
+}
+
+// gChainsVerify fails the test unless every audit chain verifies.
+func gChainsVerify(t testing.TB, s *testserver.Server) {
+	t.Helper()
+	reports, err := audit.VerifyAll(context.Background(), s.DB.Owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) == 0 {
+		t.Fatal("no chains verified")
+	}
+	for _, r := range reports {
+		if !r.OK() {
+			t.Errorf("chain: %s", r)
+		}
+	}
+}
+
+// TestExportMyData: the demo member's own export holds its profile, membership, sessions,
+// comments and audit events, and nothing about anyone else; an ADMIN exports a member of its
+// company (that company only, no sessions); anyone else, and a random id, get NOT_FOUND alike.
+// Every export is an EXPORT event.
+func TestExportMyData(t *testing.T) {
+	s := testserver.New(t)
+	acme := fLogins(t, s)
+	beta := s.Login(t, "admin@beta.test")
+	member := gUserID(t, s, acme.Member)
+	admin := gUserID(t, s, acme.Admin)
+	docs := fAllDocuments(t, s, acme.Member)
+	if len(docs) == 0 {
+		t.Fatal("the member sees no documents")
+	}
+	fAddComment(t, s, acme.Member, docs[0].ID, "the member's own remark")
+	fAddComment(t, s, acme.Manager, docs[0].ID, "the manager's remark")
+
+	e, raw := gExportOf(t, s, acme.Member, nil)
+	if e.Format != "laatu.personal-data.v1" || e.SubjectID != member || !e.Self {
+		t.Fatalf("export head: %+v", e)
+	}
+	if e.Profile["email"] != "member@acme.test" || e.Profile["name"] != "Meri Member" {
+		t.Errorf("profile %v", e.Profile)
+	}
+	if len(e.Memberships) != 1 || e.Memberships[0].Level != "MEMBER" || e.Memberships[0].CompanyID != s.Demo.Companies["Acme Construction"] {
+		t.Errorf("memberships %+v", e.Memberships)
+	}
+	if len(e.Sessions) == 0 {
+		t.Error("no sessions")
+	}
+	if len(e.Comments) != 1 || e.Comments[0].Body != "the member's own remark" {
+		t.Errorf("comments %+v", e.Comments)
+	}
+	actions := map[string]bool{}
+	for _, ev := range e.AuditEvents {
+		actions[ev.Action] = true
+	}
+	if !actions["LOGIN"] || !actions["CREATE"] || !actions["VIEW"] {
+		t.Errorf("audit events of the member lack LOGIN, CREATE or VIEW: %v", actions)
+	}
+	for _, bad := range []string{"passwordHash", "password_hash", "tokenHash", "$argon2", "the manager's remark",
+		"admin@acme.test", "Aino Admin", "manager@acme.test", "Matti Manager", "limited@acme.test", "Bea Admin", "guest@partner.test", "Greta Guest"} {
+		if strings.Contains(raw, bad) {
+			t.Errorf("the member's export holds %q", bad)
+		}
+	}
+
+	// An ADMIN exports the member: Acme only, without sessions.
+	ea, raw := gExportOf(t, s, acme.Admin, member)
+	if ea.Self || ea.SubjectID != member || len(ea.Companies) != 1 || len(ea.Sessions) != 0 || len(ea.Comments) != 1 {
+		t.Errorf("admin's export of the member: %+v", ea)
+	}
+	if strings.Contains(raw, "Aino Admin") || strings.Contains(raw, "admin@acme.test") {
+		t.Error("the admin's export of the member holds the admin")
+	}
+
+	// Denied exactly as absent: a member asking for the admin, another company's admin asking
+	// for Acme's member, and a random id.
+	want := fFail(t, s, acme.Member, exportMutation, map[string]any{"u": "0190aaaa-0000-7000-8000-000000000000"}, "NOT_FOUND")
+	for name, tc := range map[string]struct{ token, user string }{
+		"member asks for admin":   {acme.Member, admin},
+		"manager asks for member": {acme.Manager, member},
+		"other company's admin":   {beta, member},
+	} {
+		got := fFail(t, s, tc.token, exportMutation, map[string]any{"u": tc.user}, "NOT_FOUND")
+		if got.Message != want.Message {
+			t.Errorf("%s: %q, unlike absence %q", name, got.Message, want.Message)
+		}
+	}
+	fFail(t, s, acme.Member, exportMutation, map[string]any{"u": "not-an-id"}, "NOT_FOUND")
+	fFail(t, s, "", exportMutation, nil, "UNAUTHENTICATED")
+
+	var n int
+	aSQL(t, s, &n, "SELECT count(*) FROM audit_events WHERE action = 'EXPORT' AND object_id = ?", member)
+	if n < 3 { // own: no company and Acme; the admin's: Acme
+		t.Errorf("%d EXPORT events of the member, want 3", n)
+	}
+	gChainsVerify(t, s)
+}
