@@ -148,3 +148,126 @@ func TestExportMyData(t *testing.T) {
 	}
 	gChainsVerify(t, s)
 }
+
+const eraseMutation = `mutation($u: ID!) { eraseUser(userId: $u) }`
+
+// TestEraseUser: the demo member erases itself: its name and address are replaced, its
+// password, sessions, mailed tokens and mail are gone, it cannot log in, its comment stays and
+// shows the erased user as author, an ERASE event is recorded and every audit chain still
+// verifies. A member cannot erase another (answered as absence); the last ADMIN of a company
+// is refused with CONFLICT; an ADMIN erases a member of its only company.
+func TestEraseUser(t *testing.T) {
+	s := testserver.New(t)
+	acme := fLogins(t, s)
+	beta := s.Login(t, "admin@beta.test")
+	limited := s.Login(t, "limited@acme.test")
+	member := gUserID(t, s, acme.Member)
+	manager := gUserID(t, s, acme.Manager)
+	admin := gUserID(t, s, acme.Admin)
+	betaAdmin := gUserID(t, s, beta)
+	limitedID := gUserID(t, s, limited)
+	docs := fAllDocuments(t, s, acme.Member)
+	fAddComment(t, s, acme.Member, docs[0].ID, "written before the erasure")
+	fOK(t, s, "", `mutation { requestPasswordReset(email: "member@acme.test") }`, nil, nil)
+
+	// Denied as absent: a member erasing another, another company's admin, a random id.
+	want := fFail(t, s, acme.Member, eraseMutation, map[string]any{"u": "0190aaaa-0000-7000-8000-000000000000"}, "NOT_FOUND")
+	for name, tc := range map[string]struct{ token, user string }{
+		"member erases manager":  {acme.Member, manager},
+		"manager erases member":  {acme.Manager, member},
+		"other company's admin":  {beta, member},
+		"member erases an admin": {acme.Member, admin},
+	} {
+		got := fFail(t, s, tc.token, eraseMutation, map[string]any{"u": tc.user}, "NOT_FOUND")
+		if got.Message != want.Message {
+			t.Errorf("%s: %q, unlike absence %q", name, got.Message, want.Message)
+		}
+	}
+	fFail(t, s, acme.Member, eraseMutation, map[string]any{"u": "nonsense"}, "NOT_FOUND")
+	// The last ADMIN of a company stays.
+	fFail(t, s, beta, eraseMutation, map[string]any{"u": betaAdmin}, "CONFLICT")
+	fFail(t, s, acme.Admin, eraseMutation, map[string]any{"u": admin}, "CONFLICT")
+
+	// The member erases itself.
+	fOK(t, s, acme.Member, eraseMutation, map[string]any{"u": member}, nil)
+	res := s.Do(t, testserver.Request{Query: `{ viewer { user { id } } }`, Token: acme.Member}, nil)
+	if len(res.Errors) == 0 || res.Errors[0].Code() != "UNAUTHENTICATED" {
+		t.Errorf("the erased member's token still works: %d %+v", res.Status, res.Errors)
+	}
+	res = s.Do(t, testserver.Request{Query: `mutation { login(email: "member@acme.test", password: "laatu-demo-password") { token } }`}, nil)
+	if len(res.Errors) == 0 {
+		t.Error("the erased member logs in")
+	}
+	var row struct {
+		Name, Email string
+		Hash        *string `bun:"password_hash"`
+		Disabled    bool
+	}
+	aSQL(t, s, &row, "SELECT name, email, password_hash, disabled_at IS NOT NULL AS disabled FROM users WHERE id = ?", member)
+	if row.Name != "Erased user" || !strings.HasPrefix(row.Email, "erased-") || !strings.HasSuffix(row.Email, "@invalid") || row.Hash != nil || !row.Disabled {
+		t.Errorf("erased user row %+v", row)
+	}
+	for q, want := range map[string]int{
+		"SELECT count(*) FROM sessions WHERE user_id = ?":                            0,
+		"SELECT count(*) FROM user_tokens WHERE user_id = ?":                         0,
+		"SELECT count(*) FROM memberships WHERE user_id = ?":                         0,
+		"SELECT count(*) FROM comments WHERE author_id = ?":                          1,
+		"SELECT count(*) FROM audit_events WHERE action = 'ERASE' AND object_id = ?": 2, // Acme and no company
+	} {
+		var n int
+		aSQL(t, s, &n, q, member)
+		if n != want {
+			t.Errorf("%s: %d, want %d", q, n, want)
+		}
+	}
+	var mails int
+	aSQL(t, s, &mails, "SELECT count(*) FROM outbox_emails WHERE recipient = 'member@acme.test'")
+	if mails != 0 {
+		t.Errorf("%d mails to the erased address remain", mails)
+	}
+	var comments struct {
+		Document struct {
+			Comments struct {
+				Nodes []struct {
+					Body   string
+					Author *struct{ ID, Name string }
+				}
+			}
+		}
+	}
+	fOK(t, s, acme.Admin, `query($id: ID!) { document(id: $id) { comments(first: 50) { nodes { body author { id name } } } } }`,
+		map[string]any{"id": docs[0].ID}, &comments)
+	found := false
+	for _, c := range comments.Document.Comments.Nodes {
+		if c.Body == "written before the erasure" {
+			found = true
+			if c.Author == nil || c.Author.ID != member || c.Author.Name != "Erased user" {
+				t.Errorf("author of the erased member's comment: %+v", c.Author)
+			}
+		}
+	}
+	if !found {
+		t.Error("the erased member's comment is gone")
+	}
+	gChainsVerify(t, s)
+
+	// The ADMIN of the LIMITED seat's only company erases it.
+	fOK(t, s, acme.Admin, eraseMutation, map[string]any{"u": limitedID}, nil)
+	var name string
+	aSQL(t, s, &name, "SELECT name FROM users WHERE id = ?", limitedID)
+	if name != "Erased user" {
+		t.Errorf("limited seat's name after erasure: %q", name)
+	}
+
+	// A guest erases itself: its grants in both companies go, and each gets an ERASE event.
+	guest := s.Login(t, "guest@partner.test")
+	guestID := gUserID(t, s, guest)
+	fOK(t, s, guest, eraseMutation, map[string]any{"u": guestID}, nil)
+	var grants, erased int
+	aSQL(t, s, &grants, "SELECT count(*) FROM grants WHERE grantee_id = ?", guestID)
+	aSQL(t, s, &erased, "SELECT count(*) FROM audit_events WHERE action = 'ERASE' AND object_id = ?", guestID)
+	if grants != 0 || erased != 3 {
+		t.Errorf("guest erased: %d grants left, %d ERASE events (want 0 and 3)", grants, erased)
+	}
+	gChainsVerify(t, s)
+}
