@@ -2470,7 +2470,7 @@ type AuditEvent {
   seq: Int!
   "When it happened, by the server's clock."
   occurredAt: Time!
-  "What happened: VIEW, CREATE, UPDATE, DELETE, RESTORE, SHARE, UNSHARE, SIGN, EXPORT, LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGED, MEMBER_ADDED, LEVEL_CHANGED, ACCESS_DENIED, ..."
+  "What happened: VIEW, CREATE, UPDATE, DELETE, RESTORE, SHARE, UNSHARE, SIGN, EXPORT, LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGED, MEMBER_ADDED, LEVEL_CHANGED, ACCESS_DENIED, ERASE, ..."
   action: String!
   "The kind of object concerned: FOLDER, DOCUMENT, COMMENT, DOCUMENT_TEMPLATE, MEMBERSHIP, USER, AUDIT_LOG, ...; empty when none."
   objectType: String!
@@ -2479,7 +2479,7 @@ type AuditEvent {
   "For VIEW, the fields the response contained; for changes, the changed fields with their values before and after (values of personal fields are never copied)."
   fields: [AuditField!]!
   "The id of the user who acted; null for the system and for anonymous callers."
-  actorId: ID
+  actorId: ID @personal(category: "identifiers: user id of the actor", purpose: "security and accountability: who viewed or changed what (audit log)", retention: "until the company prunes its audit log (laatu audit prune); part of the hash chain, so kept on erasure (pseudonymous once the user is erased)")
   "The user who acted, when the caller may see that user; null when erased, unknown or hidden."
   actor: User
   "How the actor relates to the company: MEMBER, GUEST, SYSTEM, ANONYMOUS, or USER outside any company."
@@ -2491,9 +2491,9 @@ type AuditEvent {
   "The id of the actor's session; empty when none."
   sessionId: String!
   "The client's IP address (the socket address, or X-Forwarded-For from a trusted proxy); empty outside a request."
-  clientIp: String!
+  clientIp: String! @personal(category: "network identifiers: IP address", purpose: "security and accountability: from where an object was viewed or changed (audit log)", retention: "until the company prunes its audit log (laatu audit prune); part of the hash chain, so kept on erasure (pseudonymous once the user is erased)")
   "The client's User-Agent header, shortened; empty outside a request."
-  userAgent: String!
+  userAgent: String! @personal(category: "device information: user agent", purpose: "security and accountability (audit log)", retention: "until the company prunes its audit log (laatu audit prune); part of the hash chain, so kept on erasure (pseudonymous once the user is erased)")
   "The id of the request, as sent back in X-Request-ID; empty outside a request."
   requestId: String!
   "The type of the GraphQL operation: query, mutation or subscription; empty outside one."
@@ -2602,9 +2602,9 @@ type Session {
   "When the session ends at the latest."
   expiresAt: Time!
   "The client address that logged in."
-  clientIp: String!
+  clientIp: String! @personal(category: "network identifiers: IP address", purpose: "account security: the user sees where it is logged in, and may end a session", retention: "with the session record; deleted on erasure")
   "The client software that logged in."
-  userAgent: String!
+  userAgent: String! @personal(category: "device information: user agent", purpose: "account security: the user sees which devices are logged in", retention: "with the session record; deleted on erasure")
   "Whether this is the session making the request."
   current: Boolean!
 }
@@ -2688,11 +2688,11 @@ type User implements Node {
   "The user's id."
   id: ID!
   "The user's display name."
-  name: String!
+  name: String! @personal(category: "identity: name", purpose: "showing who owns, signs, comments on and changes documents, to colleagues and to those things are shared with", retention: "while the account exists; replaced by a placeholder on erasure")
   "The email address: shown only to the user and to members of a company the user belongs to; null otherwise."
-  email: String
+  email: String @personal(category: "contact details: email address", purpose: "logging in, invitations, password resets, sharing by address", retention: "while the account exists; replaced by a placeholder on erasure")
   "The user's language, as a BCP 47 tag (e.g. en, fi)."
-  language: String!
+  language: String! @personal(category: "preferences: language", purpose: "the language of mails and of the interface", retention: "while the account exists")
 }
 
 "A user's level in a company."
@@ -2804,7 +2804,7 @@ type Document implements Node {
   "The life-cycle state."
   status: DocumentStatus!
   "The values, keyed by the template's field keys."
-  values: JSON!
+  values: JSON! @personal(category: "form content: personal data where the template marks a field personal (names, photos, signatures)", purpose: "quality documentation: the inspection forms and reports themselves", retention: "with the document (and its trash retention); kept on erasure as the company's record")
   "Counts changes; send it as expectedVersion when updating."
   version: Int!
   "The folder the document is in, or null when the caller may not view that folder (a guest with a grant on the document only)."
@@ -2918,7 +2918,7 @@ type Comment implements Node {
   "The comment's id."
   id: ID!
   "The text."
-  body: String!
+  body: String! @personal(category: "free text written by a person: comments", purpose: "quality documentation: remarks on documents", retention: "with the document (and its trash retention); kept on erasure as the company's record, its author shown as the erased user")
   "Who wrote it."
   author: User
   "When it was written."
@@ -3312,6 +3312,21 @@ enum ShareLevel {
   "Also add documents to a folder, delete, and share onward up to MANAGE."
   MANAGE
 }
+
+"""
+The field carries personal data (GDPR). Every such field says what it is, why it is kept and for
+how long; ` + "`" + `laatu registers` + "`" + ` prints the record of processing (GDPR Art. 30) from these
+declarations, and a schema test fails on a field with a personal name that lacks one. It changes
+nothing at run time.
+"""
+directive @personal(
+  "The category of personal data, e.g. contact details or network identifiers."
+  category: String!
+  "Why it is processed."
+  purpose: String!
+  "How long it is kept, and what erasure does to it."
+  retention: String!
+) on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/sharing.graphqls", Input: `"A right given to one user on one folder (and everything below it) or one document."
 type Grant {
@@ -3382,7 +3397,7 @@ type Signature {
   "The signature's id."
   id: ID!
   "Who signed; null when the caller may not see that user."
-  signer: User
+  signer: User @personal(category: "electronic signatures: who signed which content, when (and, not served, from which IP address)", purpose: "evidence that a person approved a document's content", retention: "with the document; on erasure the signer is shown as the erased user and the signing IP address is cleared")
   "The document's version when it was signed."
   version: Int!
   "The SHA-256 (lowercase hex) of the document's canonical content as signed."
