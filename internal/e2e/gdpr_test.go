@@ -251,6 +251,13 @@ func TestEraseUser(t *testing.T) {
 	}
 	gChainsVerify(t, s)
 
+	// An ADMIN may not erase someone another company knows too: Beta's member, once Acme shares
+	// a folder with it.
+	folders := fFolders(t, s, acme.Admin)
+	fOK(t, s, acme.Admin, `mutation($in: ShareInput!) { share(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"objectId": folders["Harbour Tower"], "email": "member@beta.test", "level": "VIEW"}}, nil)
+	fFail(t, s, beta, eraseMutation, map[string]any{"u": gUserID(t, s, s.Login(t, "member@beta.test"))}, "FORBIDDEN")
+
 	// The ADMIN of the LIMITED seat's only company erases it.
 	fOK(t, s, acme.Admin, eraseMutation, map[string]any{"u": limitedID}, nil)
 	var name string

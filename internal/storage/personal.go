@@ -138,21 +138,15 @@ func (s *Store) PersonalScope(ctx context.Context, userID string) (subject strin
 		return "", nil, false, errs.New(errs.Unauthenticated, "log in first")
 	}
 	if userID == "" || userID == p.UserID {
-		var grants []*Grant
 		err := s.read(ctx, func(c *conn) error {
-			return c.from(grantsTable, &grants).Where("grnt.grantee_id = ?", p.UserID).Scan(ctx)
+			var err error
+			companies, err = c.companiesOf(ctx, p.UserID)
+			return err
 		})
 		if err != nil {
 			return "", nil, false, fmt.Errorf("personal scope: %w", err)
 		}
-		for co := range p.Memberships {
-			companies = append(companies, co)
-		}
-		for _, g := range grants {
-			companies = append(companies, g.CompanyID)
-		}
-		slices.Sort(companies)
-		return p.UserID, slices.Compact(companies), true, nil
+		return p.UserID, companies, true, nil
 	}
 	if !validID(userID) || p.CompanyID == "" || p.Level != access.Admin {
 		return "", nil, false, errs.NotFoundf("user")
@@ -171,6 +165,28 @@ func (s *Store) PersonalScope(ctx context.Context, userID string) (subject strin
 		return "", nil, false, errs.NotFoundf("user")
 	}
 	return userID, []string{p.CompanyID}, false, nil
+}
+
+// companiesOf returns the companies that hold something of userID: its memberships, its
+// grants and its invitations, read as that user, whom row-level security lets see its own rows
+// in every company.
+func (c *conn) companiesOf(ctx context.Context, userID string) ([]string, error) {
+	var companies []string
+	err := c.actingAs(ctx, &access.Principal{UserID: userID}, func(c *conn) error {
+		for _, t := range []struct{ table, col string }{{"memberships", "user_id"}, {"grants", "grantee_id"}, {"invitations", "user_id"}} {
+			var ids []string
+			if err := c.db.NewSelect().Table(t.table).ColumnExpr("DISTINCT company_id").Where(t.col+" = ?", userID).Scan(ctx, &ids); err != nil {
+				return fmt.Errorf("%s: %w", t.table, err)
+			}
+			companies = append(companies, ids...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(companies)
+	return slices.Compact(companies), nil
 }
 
 // PersonalData collects what storage holds about userID in companies, and, when self, the
@@ -296,7 +312,8 @@ type Erasure struct {
 }
 
 // EraseUser erases a person's personal data (GDPR Art. 17), in one transaction, by the person
-// (userID is the caller) or by the ADMIN of the person's only company. The user row stays,
+// (userID is the caller) or by the ADMIN of the person's only company (FORBIDDEN when another
+// company holds a membership, grant or invitation of the person). The user row stays,
 // pseudonymized, so that what the company keeps (documents, comments, versions, signatures,
 // audit events) still names its author, now shown as ErasedName: the name and the address
 // are replaced, the password and the signature removed, the account disabled; sessions,
@@ -313,12 +330,14 @@ func (s *Store) EraseUser(ctx context.Context, userID string) (*Erasure, error) 
 	out := &Erasure{Companies: companies}
 	err = s.write(ctx, func(c *conn) error {
 		if !self {
-			others, err := s.otherCompanies(ctx, c, subject)
+			// An ADMIN erases only someone its company alone knows: no membership, grant or
+			// invitation elsewhere, whose removal would be another company's to record.
+			held, err := c.companiesOf(ctx, subject)
 			if err != nil {
 				return fmt.Errorf("erase user: %w", err)
 			}
-			if others {
-				return errs.New(errs.Forbidden, "that user also belongs to other companies; only they can erase their account")
+			if slices.ContainsFunc(held, func(co string) bool { return co != c.p.CompanyID }) {
+				return errs.New(errs.Forbidden, "that user is also known to other companies; only they can erase their account")
 			}
 		}
 		u := new(User)
