@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/laatu/laatu/internal/audit"
@@ -50,7 +51,7 @@ type AuditEvent struct {
 // ExportData collects the personal data of userID (empty: the caller) that the caller may
 // export (storage.Store.PersonalScope: the caller's own, everywhere; or, for an ADMIN, a
 // member's within the ADMIN's company), and records the export as an EXPORT event in each
-// company it covers and, for one's own, in the chain of no company. An id the caller may not
+// company it covers (in the chain of no company for someone who belongs to none). An id the caller may not
 // export is NOT_FOUND, as one that names no one.
 func ExportData(ctx context.Context, store *storage.Store, auditor *audit.Auditor, userID string) (*Export, error) {
 	subject, companies, self, err := store.PersonalScope(ctx, userID)
@@ -62,11 +63,11 @@ func ExportData(ctx context.Context, store *storage.Store, auditor *audit.Audito
 		return nil, err
 	}
 	out := &Export{Format: ExportFormat, ExportedAt: store.Now(), SubjectID: subject, PersonalData: data, AuditEvents: []AuditEvent{}}
-	chains := companies
+	read := slices.Clone(companies)
 	if self {
-		chains = append([]string{audit.NoCompany}, companies...)
+		read = append(read, audit.NoCompany)
 	}
-	for _, co := range chains {
+	for _, co := range read {
 		events, err := auditor.EventsOfActor(ctx, co, subject)
 		if err != nil {
 			return nil, err
@@ -78,6 +79,13 @@ func ExportData(ctx context.Context, store *storage.Store, auditor *audit.Audito
 				RequestID: e.RequestID, OperationType: e.OperationType, OperationName: e.OperationName,
 				RootFields: e.RootFields, Fields: e.Fields})
 		}
+	}
+	// Each EXPORT event locks its chain until the operation commits: the companies' chains are
+	// taken in one order (sorted, as EraseUser takes them), and the chain of no company, which
+	// every login appends to, only for someone who belongs to no company.
+	chains := slices.Sorted(slices.Values(companies))
+	if len(chains) == 0 {
+		chains = []string{audit.NoCompany}
 	}
 	for _, co := range chains {
 		err := store.Emit(ctx, storage.Change{Kind: audit.ActionExport, CompanyID: co, ObjectType: audit.KindUser, ObjectID: subject})

@@ -321,7 +321,7 @@ type Erasure struct {
 // grants received are deleted, and the client address of each signature given is cleared.
 // A user who is the last ADMIN of a company is refused (CONFLICT) until another ADMIN exists.
 // Audit events are untouched: they name the actor by id only (see the audit package for what
-// else they keep). Each company concerned, and the chain of no company, gets an ERASE event.
+// else they keep). Each company concerned gets an ERASE event (the chain of no company, for someone in none).
 func (s *Store) EraseUser(ctx context.Context, userID string) (*Erasure, error) {
 	subject, companies, self, err := s.PersonalScope(ctx, userID)
 	if err != nil {
@@ -429,7 +429,14 @@ func (s *Store) EraseUser(ctx context.Context, userID string) (*Erasure, error) 
 			{Field: "invitations", After: out.Invitations}, {Field: "sessions", After: out.Sessions},
 			{Field: "mails", After: out.Mails}, {Field: "signatures", After: out.Signatures},
 			{Field: "name", Personal: true}, {Field: "email", Personal: true}}
-		for _, co := range append(slices.Clone(companies), noCompany) {
+		// Each event locks its chain until the transaction ends: the companies' chains are
+		// taken in one order (sorted, as exports take them), and the chain of no company, which
+		// every login appends to, only for someone who belongs to none.
+		chains := slices.Sorted(slices.Values(companies))
+		if len(chains) == 0 {
+			chains = []string{noCompany}
+		}
+		for _, co := range chains {
 			if err := c.emit(ctx, Change{Kind: ChangeErased, CompanyID: co, ObjectType: "USER", ObjectID: subject,
 				Fields: fields, UserIDs: []string{subject}}); err != nil {
 				return err
