@@ -295,6 +295,8 @@ type ComplexityRoot struct {
 		DeleteDocument       func(childComplexity int, id string) int
 		DeleteFolder         func(childComplexity int, id string) int
 		DisableUser          func(childComplexity int, userID string) int
+		EraseUser            func(childComplexity int, userID string) int
+		ExportMyData         func(childComplexity int, userID *string) int
 		InviteMember         func(childComplexity int, email string, level access.Level, language *string) int
 		Login                func(childComplexity int, email string, password string) int
 		Logout               func(childComplexity int) int
@@ -511,6 +513,8 @@ type MutationResolver interface {
 	CreateFolder(ctx context.Context, input model.CreateFolderInput) (*storage.Folder, error)
 	UpdateFolder(ctx context.Context, id string, input model.UpdateFolderInput) (*storage.Folder, error)
 	DeleteFolder(ctx context.Context, id string) (*storage.Folder, error)
+	ExportMyData(ctx context.Context, userID *string) (map[string]any, error)
+	EraseUser(ctx context.Context, userID string) (*bool, error)
 	Share(ctx context.Context, input model.ShareInput) (*storage.Grant, error)
 	Unshare(ctx context.Context, grantID string) (bool, error)
 	SetSigners(ctx context.Context, documentID string, userIds []string) (*storage.Document, error)
@@ -1596,6 +1600,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableUser(childComplexity, args["userId"].(string)), true
+	case "Mutation.eraseUser":
+		if e.ComplexityRoot.Mutation.EraseUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_eraseUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EraseUser(childComplexity, args["userId"].(string)), true
+	case "Mutation.exportMyData":
+		if e.ComplexityRoot.Mutation.ExportMyData == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_exportMyData_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExportMyData(childComplexity, args["userId"].(*string)), true
 	case "Mutation.inviteMember":
 		if e.ComplexityRoot.Mutation.InviteMember == nil {
 			break
@@ -2451,7 +2477,7 @@ type AuditEvent {
   seq: Int!
   "When it happened, by the server's clock."
   occurredAt: Time!
-  "What happened: VIEW, CREATE, UPDATE, DELETE, RESTORE, SHARE, UNSHARE, SIGN, EXPORT, LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGED, MEMBER_ADDED, LEVEL_CHANGED, ACCESS_DENIED, ..."
+  "What happened: VIEW, CREATE, UPDATE, DELETE, RESTORE, SHARE, UNSHARE, SIGN, EXPORT, LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGED, MEMBER_ADDED, LEVEL_CHANGED, ACCESS_DENIED, ERASE, ..."
   action: String!
   "The kind of object concerned: FOLDER, DOCUMENT, COMMENT, DOCUMENT_TEMPLATE, MEMBERSHIP, USER, AUDIT_LOG, ...; empty when none."
   objectType: String!
@@ -2460,7 +2486,7 @@ type AuditEvent {
   "For VIEW, the fields the response contained; for changes, the changed fields with their values before and after (values of personal fields are never copied)."
   fields: [AuditField!]!
   "The id of the user who acted; null for the system and for anonymous callers."
-  actorId: ID
+  actorId: ID @personal(category: "identifiers: user id of the actor", purpose: "security and accountability: who viewed or changed what (audit log)", retention: "until the company prunes its audit log (laatu audit prune); part of the hash chain, so kept on erasure (pseudonymous once the user is erased)")
   "The user who acted, when the caller may see that user; null when erased, unknown or hidden."
   actor: User
   "How the actor relates to the company: MEMBER, GUEST, SYSTEM, ANONYMOUS, or USER outside any company."
@@ -2472,9 +2498,9 @@ type AuditEvent {
   "The id of the actor's session; empty when none."
   sessionId: String!
   "The client's IP address (the socket address, or X-Forwarded-For from a trusted proxy); empty outside a request."
-  clientIp: String!
+  clientIp: String! @personal(category: "network identifiers: IP address", purpose: "security and accountability: from where an object was viewed or changed (audit log)", retention: "until the company prunes its audit log (laatu audit prune); part of the hash chain, so kept on erasure (pseudonymous once the user is erased)")
   "The client's User-Agent header, shortened; empty outside a request."
-  userAgent: String!
+  userAgent: String! @personal(category: "device information: user agent", purpose: "security and accountability (audit log)", retention: "until the company prunes its audit log (laatu audit prune); part of the hash chain, so kept on erasure (pseudonymous once the user is erased)")
   "The id of the request, as sent back in X-Request-ID; empty outside a request."
   requestId: String!
   "The type of the GraphQL operation: query, mutation or subscription; empty outside one."
@@ -2583,9 +2609,9 @@ type Session {
   "When the session ends at the latest."
   expiresAt: Time!
   "The client address that logged in."
-  clientIp: String!
+  clientIp: String! @personal(category: "network identifiers: IP address", purpose: "account security: the user sees where it is logged in, and may end a session", retention: "with the session record; deleted on erasure")
   "The client software that logged in."
-  userAgent: String!
+  userAgent: String! @personal(category: "device information: user agent", purpose: "account security: the user sees which devices are logged in", retention: "with the session record; deleted on erasure")
   "Whether this is the session making the request."
   current: Boolean!
 }
@@ -2669,11 +2695,11 @@ type User implements Node {
   "The user's id."
   id: ID!
   "The user's display name."
-  name: String!
+  name: String! @personal(category: "identity: name", purpose: "showing who owns, signs, comments on and changes documents, to colleagues and to those things are shared with", retention: "while the account exists; replaced by a placeholder on erasure")
   "The email address: shown only to the user and to members of a company the user belongs to; null otherwise."
-  email: String
+  email: String @personal(category: "contact details: email address", purpose: "logging in, invitations, password resets, sharing by address", retention: "while the account exists; replaced by a placeholder on erasure")
   "The user's language, as a BCP 47 tag (e.g. en, fi)."
-  language: String!
+  language: String! @personal(category: "preferences: language", purpose: "the language of mails and of the interface", retention: "while the account exists")
 }
 
 "A user's level in a company."
@@ -2787,7 +2813,7 @@ type Document implements Node {
   "The life-cycle state."
   status: DocumentStatus!
   "The values, keyed by the template's field keys."
-  values: JSON!
+  values: JSON! @personal(category: "form content: personal data where the template marks a field personal (names, photos, signatures)", purpose: "quality documentation: the inspection forms and reports themselves", retention: "with the document (and its trash retention); kept on erasure as the company's record")
   "Counts changes; send it as expectedVersion when updating."
   version: Int!
   "The folder the document is in, or null when the caller may not view that folder (a guest with a grant on the document only)."
@@ -2901,7 +2927,7 @@ type Comment implements Node {
   "The comment's id."
   id: ID!
   "The text."
-  body: String!
+  body: String! @personal(category: "free text written by a person: comments", purpose: "quality documentation: remarks on documents", retention: "with the document (and its trash retention); kept on erasure as the company's record, its author shown as the erased user")
   "Who wrote it."
   author: User
   "When it was written."
@@ -3170,6 +3196,28 @@ extend type Folder {
   versions: [FolderVersion!] @shared(level: MANAGE)
 }
 `, BuiltIn: false},
+	{Name: "../schema/privacy.graphqls", Input: `extend type Mutation {
+  """
+  Everything the service holds about a person, as one JSON document (format
+  ` + "`" + `laatu.personal-data.v1` + "`" + `): the profile (no password hash), memberships, invitations, sessions
+  (no token hashes), grants received and given, documents owned, comments written, signatures
+  given, and the audit events in which the person acted. Without ` + "`" + `userId` + "`" + `, the caller's own data
+  in every company it belongs to or holds grants in. An ADMIN may name a member of the active
+  company: then that company's data only, without sessions. Anyone else is answered NOT_FOUND, as
+  for an id that names no one. Recorded as EXPORT.
+  """
+  exportMyData("A member of the active company (ADMIN only); the caller when omitted." userId: ID): JSON @auth
+  """
+  Erase a person's personal data: by the person, or by the ADMIN of the person's only company.
+  The name becomes "Erased user", the address an unroutable placeholder, the password and the
+  signature are removed and the account disabled; sessions, mailed tokens and mail, invitations,
+  memberships and grants received are deleted. The company's documents, comments and signatures
+  stay, shown as the erased user's. The last ADMIN of a company is refused (CONFLICT). Recorded as
+  ERASE; audit chains still verify.
+  """
+  eraseUser("The user's id." userId: ID!): Boolean @auth
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 Laatu: quality documentation for construction and field work. Companies keep folders of
 inspection forms and reports; every view and change is logged; single objects can be shared
@@ -3273,6 +3321,21 @@ enum ShareLevel {
   "Also add documents to a folder, delete, and share onward up to MANAGE."
   MANAGE
 }
+
+"""
+The field carries personal data (GDPR). Every such field says what it is, why it is kept and for
+how long; ` + "`" + `laatu registers` + "`" + ` prints the record of processing (GDPR Art. 30) from these
+declarations, and a schema test fails on a field with a personal name that lacks one. It changes
+nothing at run time.
+"""
+directive @personal(
+  "The category of personal data, e.g. contact details or network identifiers."
+  category: String!
+  "Why it is processed."
+  purpose: String!
+  "How long it is kept, and what erasure does to it."
+  retention: String!
+) on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/sharing.graphqls", Input: `"A right given to one user on one folder (and everything below it) or one document."
 type Grant {
@@ -3343,7 +3406,7 @@ type Signature {
   "The signature's id."
   id: ID!
   "Who signed; null when the caller may not see that user."
-  signer: User
+  signer: User @personal(category: "electronic signatures: who signed which content, when (and, not served, from which IP address)", purpose: "evidence that a person approved a document's content", retention: "with the document; on erasure the signer is shown as the erased user and the signing IP address is cleared")
   "The document's version when it was signed."
   version: Int!
   "The SHA-256 (lowercase hex) of the document's canonical content as signed."
@@ -4607,6 +4670,34 @@ func (ec *executionContext) field_Mutation_disableUser_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
 		func(ctx context.Context, v any) (string, error) {
 			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_eraseUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_exportMyData_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10745,6 +10836,120 @@ func (ec *executionContext) fieldContext_Mutation_deleteFolder(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteFolder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_exportMyData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_exportMyData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExportMyData(ctx, fc.Args["userId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal map[string]any
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSON2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_exportMyData(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type JSON does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_exportMyData_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_eraseUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_eraseUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EraseUser(ctx, fc.Args["userId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *bool
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, nil)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_eraseUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_eraseUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17210,6 +17415,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteFolder":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteFolder(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "exportMyData":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_exportMyData(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "eraseUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_eraseUser(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++

@@ -55,6 +55,15 @@
 // Text is hashed as it is stored: NUL and invalid UTF-8, which PostgreSQL refuses or the driver
 // would change, become U+FFFD before an event is hashed.
 //
+// # Erasure
+//
+// An event names its actor by user id only, never by name or address, so erasing a user
+// (storage.Store.EraseUser) leaves every chain intact: the user row is pseudonymized and the
+// events now point at "Erased user". The client IP address and user agent are in the canonical
+// encoding, though, so they cannot be blanked without breaking the chain; they stay until the
+// company prunes the events (Prune). Hashing a commitment to them instead, kept beside an
+// erasable copy, would need a new encoding version.
+//
 // # Storage: one row per run
 //
 // Events are stored in runs (rows.go): a row of audit_events holds consecutive events of one

@@ -43,6 +43,8 @@ const (
 	ActionMemberAdded     = "MEMBER_ADDED"
 	ActionLevelChanged    = "LEVEL_CHANGED"
 	ActionAccessDenied    = "ACCESS_DENIED"
+	// ActionErase is the erasure of a person's personal data (storage.ChangeErased).
+	ActionErase = "ERASE"
 )
 
 // Event is one audit event. Callers of Record set Action, CompanyID (NoCompany for events

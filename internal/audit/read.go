@@ -244,3 +244,40 @@ func decodeCursor(s string) (int64, error) {
 	}
 	return c.Key, nil
 }
+
+// EventsOfActor returns every event of companyID's chain (NoCompany included) in which userID
+// acted, oldest first: the audit log's share of a personal-data export. The caller must be
+// that user, an ADMIN of companyID, or the system; anyone else gets NOT_FOUND, as for a user
+// that does not exist.
+func (a *Auditor) EventsOfActor(ctx context.Context, companyID, userID string) ([]*Event, error) {
+	p := access.FromContext(ctx)
+	if p == nil {
+		return nil, storage.ErrNoScope
+	}
+	company, err := normalizeID("company id", companyID)
+	if err != nil {
+		return nil, errs.NotFoundf("company")
+	}
+	actor, err := normalizeID("user id", userID)
+	if err != nil {
+		return nil, errs.NotFoundf("user")
+	}
+	if !p.System() && p.UserID != actor && p.LevelIn(company) != access.Admin {
+		return nil, errs.NotFoundf("user")
+	}
+	var events []*Event
+	err = readTx(ctx, a.db, company, func(ctx context.Context, tx bun.Tx) error {
+		var rows []*row
+		if err := tx.NewSelect().Model(&rows).Where("company_id = ? AND actor_id = ?", company, actor).OrderExpr("seq").Scan(ctx); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			events = append(events, r.events()...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: events of actor: %w", err)
+	}
+	return events, nil
+}

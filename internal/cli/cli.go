@@ -25,6 +25,7 @@ func commands(e *env) []*cli.Command {
 		auditCommand(e),
 		backupCommand(e),
 		maintenanceCommand(e),
+		registersCommand(e),
 		configCommand(e),
 	}
 }

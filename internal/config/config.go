@@ -83,6 +83,13 @@ type Config struct {
 	// purge removes them for good.
 	TrashRetention time.Duration
 
+	// Controller, ControllerContact and Processors describe who is responsible for the personal
+	// data and who processes it on the controller's behalf, for the record of processing
+	// (laatu registers).
+	Controller        string
+	ControllerContact string
+	Processors        []string
+
 	SMTPAddr string
 	SMTPFrom string
 	SMTPUser string
@@ -169,6 +176,9 @@ func Settings() []Setting {
 		{"max-subscriptions-per-socket", "LAATU_MAX_SUBSCRIPTIONS_PER_SOCKET", "100", "most subscriptions at once on one WebSocket (more are refused with RATE_LIMITED)", positive(func(c *Config) *int { return &c.MaxSubscriptionsPerWS })},
 		{"stream-buffer", "LAATU_STREAM_BUFFER", "16", "events a subscription may fall behind before it ends with RATE_LIMITED", positive(func(c *Config) *int { return &c.StreamBuffer })},
 		{"trash-retention", "LAATU_TRASH_RETENTION", "720h", "how long deleted folders and documents stay in the trash, restorable, before the daily purge removes them", positiveDuration(func(c *Config) *time.Duration { return &c.TrashRetention })},
+		{"controller", "LAATU_CONTROLLER", "", "the data controller named in the record of processing (laatu registers): the organization running this service", str(func(c *Config) *string { return &c.Controller })},
+		{"controller-contact", "LAATU_CONTROLLER_CONTACT", "", "how to reach the controller or its data protection officer, for the record of processing", str(func(c *Config) *string { return &c.ControllerContact })},
+		{"processors", "LAATU_PROCESSORS", "", "comma-separated processors for the record of processing, each role:name (e.g. hosting:UpCloud Finland,mail:Postmark EU)", list(func(c *Config) *[]string { return &c.Processors })},
 		{"smtp-addr", "LAATU_SMTP_ADDR", "", "SMTP server host:port (empty: mail is logged, dev only)", str(func(c *Config) *string { return &c.SMTPAddr })},
 		{"smtp-from", "LAATU_SMTP_FROM", "Laatu <no-reply@laatu.test>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.SMTPFrom })},
 		{"smtp-user", "LAATU_SMTP_USER", "", "SMTP user name", str(func(c *Config) *string { return &c.SMTPUser })},

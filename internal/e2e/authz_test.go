@@ -424,6 +424,25 @@ func aRows(objects []*aObject) []aRow {
 				group: m.field, want: aWant(aForb, map[aWho]string{aAdmin: aNF, aBAdmin: aConfl})},
 		)
 	}
+	// Personal data: anyone signed in exports its own; an ADMIN a member of its company; for
+	// anyone else a user id is answered like a random one. Erasing oneself is TestEraseUser's
+	// (it would end the matrix's sessions); the last ADMIN, even acting elsewhere, stays.
+	exportQuery := `mutation($u: ID) { exportMyData(userId: $u) }`
+	eraseQuery := `mutation($u: ID!) { eraseUser(userId: $u) }`
+	rows = append(rows,
+		aRow{field: "exportMyData", name: "exportMyData of oneself", query: exportQuery, vars: none, want: aWant(aData, nil)},
+		aRow{field: "exportMyData", name: "exportMyData of a member of A", query: exportQuery, vars: userArg(member), company: "acme",
+			group: "exportMyData", want: aWant(aNF, map[aWho]string{aAdmin: aData})},
+		aRow{field: "exportMyData", name: "exportMyData of a random id", query: exportQuery, vars: userArg(randomUser),
+			group: "exportMyData", reference: true, want: aWant(aNF, nil)},
+		aRow{field: "eraseUser", name: "eraseUser of a member of A", query: eraseQuery, vars: userArg(member), company: "acme",
+			group: "eraseUser", want: aWant(aNF, map[aWho]string{aAdmin: aData})},
+		aRow{field: "eraseUser", name: "eraseUser of a random id", query: eraseQuery, vars: userArg(randomUser),
+			group: "eraseUser", reference: true, want: aWant(aNF, nil)},
+		aRow{field: "eraseUser", name: "eraseUser of A's last admin", query: eraseQuery, vars: userArg(acmeAdmin), company: "acme",
+			group: "eraseUser", want: aWant(aNF, map[aWho]string{aAdmin: aConfl, aForeign: aConfl})},
+	)
+
 	// node(id) finds more than folders and documents: companies, comments, templates and users
 	// are answered like a random id to whoever may not see them.
 	nodeOf := func(id func(w *aWorld) string) func(testing.TB, *aWorld, aWho) map[string]any {
