@@ -248,15 +248,16 @@ type ComplexityRoot struct {
 	}
 
 	Grant struct {
-		Company   func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		Document  func(childComplexity int) int
-		ExpiresAt func(childComplexity int) int
-		Folder    func(childComplexity int) int
-		GrantedBy func(childComplexity int) int
-		Grantee   func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Level     func(childComplexity int) int
+		Company      func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Document     func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		Folder       func(childComplexity int) int
+		GrantedBy    func(childComplexity int) int
+		Grantee      func(childComplexity int) int
+		GranteeEmail func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Level        func(childComplexity int) int
 	}
 
 	LoginPayload struct {
@@ -476,6 +477,7 @@ type FolderVersionResolver interface {
 }
 type GrantResolver interface {
 	Grantee(ctx context.Context, obj *storage.Grant) (*storage.User, error)
+	GranteeEmail(ctx context.Context, obj *storage.Grant) (*string, error)
 
 	Folder(ctx context.Context, obj *storage.Grant) (*storage.Folder, error)
 	Document(ctx context.Context, obj *storage.Grant) (*storage.Document, error)
@@ -1395,6 +1397,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Grant.Grantee(childComplexity), true
+	case "Grant.granteeEmail":
+		if e.ComplexityRoot.Grant.GranteeEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Grant.GranteeEmail(childComplexity), true
 	case "Grant.id":
 		if e.ComplexityRoot.Grant.ID == nil {
 			break
@@ -3269,8 +3277,17 @@ enum ShareLevel {
 type Grant {
   "The grant's id."
   id: ID!
-  "The user who holds the right."
+  """
+  The user who holds the right: shown to that user and to fellow members of the company the
+  user belongs to (members of the grant's company seeing a colleague), null to anyone else, so
+  that sharing with an address never tells whether it has an account or whose it is.
+  """
   grantee: User
+  """
+  The address the right was given to, as typed (lower-cased): shown to the grantee, to the
+  one who gave the right, and to members of the grant's company; null otherwise.
+  """
+  granteeEmail: String
   "The right."
   level: ShareLevel!
   "When the right ends; null for never."
@@ -3946,6 +3963,8 @@ func (ec *executionContext) childFields_Grant(ctx context.Context, field graphql
 		return ec.fieldContext_Grant_id(ctx, field)
 	case "grantee":
 		return ec.fieldContext_Grant_grantee(ctx, field)
+	case "granteeEmail":
+		return ec.fieldContext_Grant_granteeEmail(ctx, field)
 	case "level":
 		return ec.fieldContext_Grant_level(ctx, field)
 	case "expiresAt":
@@ -8793,6 +8812,29 @@ func (ec *executionContext) fieldContext_Grant_grantee(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Grant_granteeEmail(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Grant_granteeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Grant().GranteeEmail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Grant_granteeEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Grant", field, true, true, "String")
 }
 
 func (ec *executionContext) _Grant_level(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
@@ -16750,6 +16792,12 @@ func (ec *executionContext) _Grant(ctx context.Context, sel ast.SelectionSet, ob
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Grant_grantee(ctx, field, obj)
+				})
+		case "granteeEmail":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Grant_granteeEmail(ctx, field, obj)
 				})
 		case "level":
 			out.Values[i] = ec._Grant_level(ctx, field, obj)

@@ -39,6 +39,8 @@ type Service struct {
 	limiter *throttle.Limiter
 	policy  SessionPolicy
 	baseURL string
+	// Shares are counted per sharer and per company: each one mails its grantee.
+	sharesBySharer, sharesByCompany *throttle.Quota
 	// Record, when set, writes security events to the audit log.
 	Record func(ctx context.Context, ev Event) error
 }
@@ -46,8 +48,19 @@ type Service struct {
 // NewService returns a Service. baseURL builds the links in mails; it is configuration, never
 // taken from a request's Host header.
 func NewService(store *storage.Store, hasher *password.Hasher, limiter *throttle.Limiter, policy SessionPolicy, baseURL string) *Service {
-	return &Service{store: store, hasher: hasher, limiter: limiter, policy: policy, baseURL: strings.TrimRight(baseURL, "/")}
+	return &Service{store: store, hasher: hasher, limiter: limiter, policy: policy, baseURL: strings.TrimRight(baseURL, "/"),
+		sharesBySharer:  throttle.NewQuota(SharesPerSharer, ShareWindow, store.Now),
+		sharesByCompany: throttle.NewQuota(SharesPerCompany, ShareWindow, store.Now)}
 }
+
+// Limits on sharing by email. Every share mails its grantee (an invitation to register, or a
+// notice to log in), so these bound the mail one sharer, or one company's people and guests
+// together, can make Laatu send to addresses they type; past them share answers RATE_LIMITED.
+const (
+	SharesPerSharer  = 30
+	SharesPerCompany = 300
+	ShareWindow      = time.Hour
+)
 
 // LoginResult is a new session.
 type LoginResult struct {
@@ -264,14 +277,25 @@ func (s *Service) InviteMember(ctx context.Context, email string, level access.L
 	return s.store.Invite(ctx, u.ID, level, t, s.mail(u.Email, language, "invite", plain))
 }
 
-// Share shares an object with a person by email, inviting those without an account.
+// Share shares an object with a person by email, inviting those without an account. It
+// answers alike whether or not the address has an account: the same grant, and the same mail
+// sent (an invitation to register, or a notice to log in), so a sharer cannot learn from it
+// who has an account (the grant shows its grantee by the address typed; see Grant.grantee).
 func (s *Service) Share(ctx context.Context, objectID, email string, level access.Right, expiresAt *time.Time, language string) (*storage.Grant, error) {
 	if !storage.ValidEmail(storage.NormalizeEmail(email)) {
 		return nil, errs.Invalid("email", "that is not an email address")
 	}
 	// Check the right to share before creating anything for the address.
-	if _, err := s.store.CanShare(ctx, objectID, level); err != nil {
+	obj, err := s.store.CanShare(ctx, objectID, level)
+	if err != nil {
 		return nil, err
+	}
+	p := access.FromContext(ctx)
+	if wait, ok := s.sharesBySharer.Take("sharer:" + p.UserID); !ok {
+		return nil, &errs.Error{Kind: errs.RateLimited, Message: "too many shares; wait before sharing again", RetryAfter: wait}
+	}
+	if wait, ok := s.sharesByCompany.Take("company:" + obj.ObjectCompanyID()); !ok {
+		return nil, &errs.Error{Kind: errs.RateLimited, Message: "too many shares; wait before sharing again", RetryAfter: wait}
 	}
 	u, created, err := s.userFor(ctx, email, language)
 	if err != nil {
@@ -281,15 +305,20 @@ func (s *Service) Share(ctx context.Context, objectID, email string, level acces
 	if err != nil {
 		return nil, err
 	}
-	if created || u.PasswordHash == nil {
-		plain, hash, err := token.New(token.InvitePrefix)
-		if err != nil {
+	if !created && u.PasswordHash != nil {
+		// The mail is the only place where an address's owner is told it has an account.
+		if err := s.store.QueueMail(ctx, s.notice(u.Email, u.Language)); err != nil {
 			return nil, err
 		}
-		t := &storage.UserToken{UserID: u.ID, Purpose: storage.PurposeInvite, TokenHash: hash, ExpiresAt: s.store.Now().Add(InviteTTL)}
-		if err := s.store.IssueToken(ctx, t, s.mail(u.Email, language, "share", plain)); err != nil {
-			return nil, err
-		}
+		return g, nil
+	}
+	plain, hash, err := token.New(token.InvitePrefix)
+	if err != nil {
+		return nil, err
+	}
+	t := &storage.UserToken{UserID: u.ID, Purpose: storage.PurposeInvite, TokenHash: hash, ExpiresAt: s.store.Now().Add(InviteTTL)}
+	if err := s.store.IssueToken(ctx, t, s.mail(u.Email, language, "share", plain)); err != nil {
+		return nil, err
 	}
 	return g, nil
 }
@@ -389,6 +418,12 @@ func (s *Service) mail(to, language, kind, tok string) *storage.OutboxEmail {
 	return &storage.OutboxEmail{Recipient: to, Subject: t.subject, Body: fmt.Sprintf(t.body, link)}
 }
 
+// notice builds the mail telling someone with an account that something was shared with it.
+func (s *Service) notice(to, language string) *storage.OutboxEmail {
+	t := templates(language)["shared"]
+	return &storage.OutboxEmail{Recipient: to, Subject: t.subject, Body: fmt.Sprintf(t.body, s.baseURL+"/")}
+}
+
 type mailText struct{ subject, body string }
 
 func templates(language string) map[string]mailText {
@@ -396,12 +431,14 @@ func templates(language string) map[string]mailText {
 		return map[string]mailText{
 			"invite": {"Kutsu Laatuun", "Sinut on kutsuttu Laatuun. Aseta salasanasi tästä linkistä (voimassa 7 päivää):\n\n%s\n"},
 			"share":  {"Sinulle on jaettu asiakirjoja Laatussa", "Sinulle on jaettu asiakirjoja Laatussa. Rekisteröidy tästä linkistä (voimassa 7 päivää):\n\n%s\n"},
+			"shared": {"Sinulle on jaettu asiakirjoja Laatussa", "Sinulle on jaettu asiakirjoja Laatussa. Kirjaudu sisään nähdäksesi ne:\n\n%s\n"},
 			"reset":  {"Laatu-salasanan vaihto", "Vaihda salasanasi tästä linkistä (voimassa 30 minuuttia):\n\n%s\n\nJos et pyytänyt vaihtoa, voit jättää tämän viestin huomiotta.\n"},
 		}
 	}
 	return map[string]mailText{
 		"invite": {"You are invited to Laatu", "You have been invited to Laatu. Set your password with this link (valid for 7 days):\n\n%s\n"},
 		"share":  {"Documents were shared with you on Laatu", "Documents were shared with you on Laatu. Register with this link (valid for 7 days):\n\n%s\n"},
+		"shared": {"Documents were shared with you on Laatu", "Documents were shared with you on Laatu. Log in to see them:\n\n%s\n"},
 		"reset":  {"Reset your Laatu password", "Reset your password with this link (valid for 30 minutes):\n\n%s\n\nIf you did not ask for this, ignore this mail.\n"},
 	}
 }
