@@ -286,7 +286,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptInvitation     func(childComplexity int, token string, password string, name *string) int
+		AcceptInvitation     func(childComplexity int, token string, password *string, name *string) int
 		AddComment           func(childComplexity int, documentID string, body string) int
 		ChangePassword       func(childComplexity int, currentPassword string, newPassword string) int
 		CreateDocument       func(childComplexity int, input model.CreateDocumentInput) int
@@ -494,9 +494,9 @@ type MutationResolver interface {
 	Logout(ctx context.Context) (bool, error)
 	RevokeSession(ctx context.Context, id string) (bool, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
-	SignUp(ctx context.Context, input model.SignUpInput) (*model.LoginPayload, error)
+	SignUp(ctx context.Context, input model.SignUpInput) (bool, error)
 	InviteMember(ctx context.Context, email string, level access.Level, language *string) (*bool, error)
-	AcceptInvitation(ctx context.Context, token string, password string, name *string) (*model.LoginPayload, error)
+	AcceptInvitation(ctx context.Context, token string, password *string, name *string) (*model.LoginPayload, error)
 	RequestPasswordReset(ctx context.Context, email string) (bool, error)
 	ResetPassword(ctx context.Context, token string, password string) (bool, error)
 	DisableUser(ctx context.Context, userID string) (*bool, error)
@@ -1508,7 +1508,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.AcceptInvitation(childComplexity, args["token"].(string), args["password"].(string), args["name"].(*string)), true
+		return e.ComplexityRoot.Mutation.AcceptInvitation(childComplexity, args["token"].(string), args["password"].(*string), args["name"].(*string)), true
 	case "Mutation.addComment":
 		if e.ComplexityRoot.Mutation.AddComment == nil {
 			break
@@ -2623,12 +2623,16 @@ extend type Mutation {
   revokeSession("The session's id." id: ID!): Boolean! @auth
   "Change the caller's password; ends the caller's other sessions."
   changePassword("The current password." currentPassword: String!, "The new password." newPassword: String!): Boolean! @auth
-  "Create a company with its first ADMIN and log in as that admin."
-  signUp("The company and its admin." input: SignUpInput!): LoginPayload @public
+  """
+  Create a company with its first ADMIN, and mail the address a link to confirm: the link's
+  token, given to acceptInvitation (no password needed), logs the admin in. Answers true alike
+  whether or not the address already has an account (its owner is mailed instead).
+  """
+  signUp("The company and its admin." input: SignUpInput!): Boolean! @public
   "Invite someone by email to the active company at a level; they set a password through the mailed link."
   inviteMember("The invitee's address." email: String!, "The level to join at." level: AccessLevel!, "The language of the mail." language: String = "en"): Boolean @auth(level: ADMIN)
-  "Accept an invitation or set a password, with the token from the mail."
-  acceptInvitation("The token from the mail." token: String!, "The password to set (8 to 256 characters)." password: String!, "Your name, if not set yet." name: String): LoginPayload @public
+  "Accept an invitation or confirm a sign-up, with the token from the mail, and log in."
+  acceptInvitation("The token from the mail." token: String!, "The password to set (8 to 256 characters); omit it to confirm a sign-up with the password chosen then." password: String, "Your name, if not set yet." name: String): LoginPayload @public
   "Mail a password-reset link, valid 30 minutes. Answers true whether or not the address has an account."
   requestPasswordReset("The account's address." email: String!): Boolean! @public
   "Set a new password with the token from the reset mail; ends every session of the account."
@@ -4477,8 +4481,8 @@ func (ec *executionContext) field_Mutation_acceptInvitation_args(ctx context.Con
 	}
 	args["token"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9656,7 +9660,7 @@ func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Public == nil {
-					var zeroVal *model.LoginPayload
+					var zeroVal bool
 					return zeroVal, errors.New("directive public is not implemented")
 				}
 				return ec.Directives.Public(ctx, nil, directive0)
@@ -9665,11 +9669,11 @@ func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.LoginPayload) graphql.Marshaler {
-			return ec.marshalOLoginPayload2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐLoginPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9679,7 +9683,7 @@ func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, fi
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LoginPayload(ctx, field)
+			return nil, errors.New("field of type Boolean does not have child fields")
 		},
 	}
 	defer func() {
@@ -9768,7 +9772,7 @@ func (ec *executionContext) _Mutation_acceptInvitation(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["token"].(string), fc.Args["password"].(string), fc.Args["name"].(*string))
+			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["token"].(string), fc.Args["password"].(*string), fc.Args["name"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -17092,7 +17096,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_signUp(ctx, field)
 			})
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "inviteMember":

@@ -221,27 +221,44 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	return s.record(ctx, Event{Action: "PASSWORD_CHANGED", UserID: u.ID, SessionID: p.SessionID})
 }
 
-// SignUp creates a company with its first ADMIN and logs the admin in. An address that already
-// has an account is refused with the same generic error as any other failure to create one.
-func (s *Service) SignUp(ctx context.Context, companyName, name, email, plain, language string) (*LoginResult, error) {
+// SignUp creates a company with its first ADMIN and mails the address a link that confirms
+// the sign-up and logs the admin in (acceptInvitation with the mailed token); the account
+// cannot log in before. It answers alike whether or not the address has an account: for one
+// that has, nothing is created and its owner is mailed that someone tried to sign up with it.
+func (s *Service) SignUp(ctx context.Context, companyName, name, email, plain, language string) error {
+	info, _ := httpx.FromContext(ctx)
+	keys := []string{"signup:" + storage.NormalizeEmail(email), "ip:" + info.ClientIP.String()}
+	if wait, ok := s.limiter.Allow(keys...); !ok {
+		return &errs.Error{Kind: errs.RateLimited, Message: "too many requests; wait before trying again", RetryAfter: wait}
+	}
 	if err := password.Validate(plain); err != nil {
-		return nil, err
+		return err
 	}
 	h, err := s.hasher.Hash(ctx, plain)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	u, err := s.store.CreateUser(ctx, storage.NewUser{Email: email, Name: name, Language: language, PasswordHash: h})
+	u, err := s.store.SignUp(ctx, storage.NewUser{Email: email, Name: name, Language: language}, companyName)
 	if errors.Is(err, storage.ErrEmailTaken) {
-		return nil, errs.Invalid("email", "this address cannot be used to sign up; log in or reset the password instead")
+		s.limiter.Failure(keys[0]) // mails to the owner of an address are rationed like resets
+		owner, err := s.store.UserByEmail(access.AsSystem(ctx, ""), email)
+		if err != nil {
+			return err
+		}
+		t := templates(owner.Language)["taken"]
+		return s.store.QueueMail(ctx, &storage.OutboxEmail{Recipient: owner.Email, Subject: t.subject,
+			Body: fmt.Sprintf(t.body, s.baseURL+"/reset-password")})
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := s.store.CreateCompany(ctx, companyName, u.ID); err != nil {
-		return nil, err
+	s.limiter.Failure(keys[0])
+	tok, hash, err := token.New(token.InvitePrefix)
+	if err != nil {
+		return err
 	}
-	return s.startSession(ctx, u)
+	t := &storage.UserToken{UserID: u.ID, Purpose: storage.PurposeInvite, TokenHash: hash, ExpiresAt: s.store.Now().Add(InviteTTL), PasswordHash: &h}
+	return s.store.IssueToken(ctx, t, s.mail(u.Email, language, "signup", tok))
 }
 
 // userFor finds the user of an address, creating one without a password when there is none
@@ -324,18 +341,28 @@ func (s *Service) Share(ctx context.Context, objectID, email string, level acces
 }
 
 // AcceptInvitation sets the invitee's password with the mailed token, turns pending
-// invitations into memberships, and logs the user in.
-func (s *Service) AcceptInvitation(ctx context.Context, tok, plain string, name *string) (*LoginResult, error) {
-	if err := password.Validate(plain); err != nil {
-		return nil, err
-	}
-	h, err := s.hasher.Hash(ctx, plain)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.store.UseToken(ctx, storage.PurposeInvite, token.Hash(tok))
-	if err != nil {
-		return nil, err
+// invitations into memberships, and logs the user in. The token of a sign-up carries the
+// password chosen then, and plain may be nil for it.
+func (s *Service) AcceptInvitation(ctx context.Context, tok string, plain, name *string) (*LoginResult, error) {
+	var t *storage.UserToken
+	var h string
+	if plain == nil {
+		var err error
+		if t, err = s.store.UseSignUpToken(ctx, token.Hash(tok)); err != nil {
+			return nil, err
+		}
+		h = *t.PasswordHash
+	} else {
+		if err := password.Validate(*plain); err != nil {
+			return nil, err
+		}
+		var err error
+		if h, err = s.hasher.Hash(ctx, *plain); err != nil {
+			return nil, err
+		}
+		if t, err = s.store.UseToken(ctx, storage.PurposeInvite, token.Hash(tok)); err != nil {
+			return nil, err
+		}
 	}
 	sys := access.AsSystem(ctx, "")
 	if err := s.store.SetPassword(sys, t.UserID, h); err != nil {
@@ -412,7 +439,7 @@ func (s *Service) record(ctx context.Context, ev Event) error {
 // mail builds a mail carrying a link with a token. The token travels in the URL fragment,
 // which browsers do not send to servers or in Referer headers.
 func (s *Service) mail(to, language, kind, tok string) *storage.OutboxEmail {
-	link := s.baseURL + "/" + map[string]string{"invite": "accept-invitation", "share": "accept-invitation", "reset": "reset-password"}[kind] +
+	link := s.baseURL + "/" + map[string]string{"invite": "accept-invitation", "share": "accept-invitation", "signup": "accept-invitation", "reset": "reset-password"}[kind] +
 		"#token=" + url.QueryEscape(tok)
 	t := templates(language)[kind]
 	return &storage.OutboxEmail{Recipient: to, Subject: t.subject, Body: fmt.Sprintf(t.body, link)}
@@ -431,6 +458,8 @@ func templates(language string) map[string]mailText {
 		return map[string]mailText{
 			"invite": {"Kutsu Laatuun", "Sinut on kutsuttu Laatuun. Aseta salasanasi tästä linkistä (voimassa 7 päivää):\n\n%s\n"},
 			"share":  {"Sinulle on jaettu asiakirjoja Laatussa", "Sinulle on jaettu asiakirjoja Laatussa. Rekisteröidy tästä linkistä (voimassa 7 päivää):\n\n%s\n"},
+			"signup": {"Vahvista Laatu-rekisteröitymisesi", "Vahvista rekisteröitymisesi ja kirjaudu sisään tästä linkistä (voimassa 7 päivää):\n\n%s\n"},
+			"taken":  {"Laatu-rekisteröityminen", "Joku yritti rekisteröityä Laatuun tällä osoitteella, jolla on jo tili. Jos se olit sinä, kirjaudu sisään tai vaihda salasanasi:\n\n%s\n\nMuuten voit jättää tämän viestin huomiotta.\n"},
 			"shared": {"Sinulle on jaettu asiakirjoja Laatussa", "Sinulle on jaettu asiakirjoja Laatussa. Kirjaudu sisään nähdäksesi ne:\n\n%s\n"},
 			"reset":  {"Laatu-salasanan vaihto", "Vaihda salasanasi tästä linkistä (voimassa 30 minuuttia):\n\n%s\n\nJos et pyytänyt vaihtoa, voit jättää tämän viestin huomiotta.\n"},
 		}
@@ -438,6 +467,8 @@ func templates(language string) map[string]mailText {
 	return map[string]mailText{
 		"invite": {"You are invited to Laatu", "You have been invited to Laatu. Set your password with this link (valid for 7 days):\n\n%s\n"},
 		"share":  {"Documents were shared with you on Laatu", "Documents were shared with you on Laatu. Register with this link (valid for 7 days):\n\n%s\n"},
+		"signup": {"Confirm your Laatu sign-up", "Confirm your sign-up and log in with this link (valid for 7 days):\n\n%s\n"},
+		"taken":  {"Signing up to Laatu", "Someone tried to sign up to Laatu with this address, which already has an account. If it was you, log in or reset your password:\n\n%s\n\nOtherwise ignore this mail.\n"},
 		"shared": {"Documents were shared with you on Laatu", "Documents were shared with you on Laatu. Log in to see them:\n\n%s\n"},
 		"reset":  {"Reset your Laatu password", "Reset your password with this link (valid for 30 minutes):\n\n%s\n\nIf you did not ask for this, ignore this mail.\n"},
 	}

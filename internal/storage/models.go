@@ -223,6 +223,9 @@ type UserToken struct {
 	ExpiresAt time.Time  `bun:"expires_at"`
 	UsedAt    *time.Time `bun:"used_at"`
 	CreatedAt time.Time  `bun:"created_at"`
+	// PasswordHash is the password chosen at sign-up, set on the account when the sign-up's
+	// confirmation link is used; nil for other tokens.
+	PasswordHash *string `bun:"password_hash"`
 }
 
 // Invitation is a pending membership.
