@@ -418,7 +418,11 @@ func TestInviteMemberAnswersAlikeForKnownAndUnknownAddresses(t *testing.T) {
 	}
 	// Pending invitees are not members: the list does not name the outsider.
 	var m struct {
-		Members struct{ Edges []struct{ Node struct{ User struct{ Email *string } } } }
+		Members struct {
+			Edges []struct {
+				Node struct{ User struct{ Email *string } }
+			}
+		}
 	}
 	testserver.MustOK(t, s.Do(t, testserver.Request{Query: `{ members(first: 100) { edges { node { user { email } } } } }`, Token: admin}, &m))
 	for _, e := range m.Members.Edges {
