@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/auth/password"
@@ -30,6 +31,8 @@ type Event struct {
 	Action    string
 	UserID    string
 	SessionID string
+	// Fields are the event's details (the count of LOGIN_THROTTLED).
+	Fields []storage.FieldChange
 }
 
 // Service logs users in and out, and runs sign-up, invitations and password resets.
@@ -41,6 +44,13 @@ type Service struct {
 	baseURL string
 	// Shares are counted per sharer and per company: each one mails its grantee.
 	sharesBySharer, sharesByCompany *throttle.Quota
+	// accounts spaces out the attempts on one account from many addresses; known and
+	// throttled serve the login policy (loginlimits.go).
+	accounts  *throttle.Limiter
+	known     knownAddresses
+	throttled throttledLog
+	// Log, when set, takes the log lines of work done outside requests.
+	Log *zerolog.Logger
 	// Record, when set, writes security events to the audit log.
 	Record func(ctx context.Context, ev Event) error
 }
@@ -50,7 +60,8 @@ type Service struct {
 func NewService(store *storage.Store, hasher *password.Hasher, limiter *throttle.Limiter, policy SessionPolicy, baseURL string) *Service {
 	return &Service{store: store, hasher: hasher, limiter: limiter, policy: policy, baseURL: strings.TrimRight(baseURL, "/"),
 		sharesBySharer:  throttle.NewQuota(SharesPerSharer, ShareWindow, store.Now),
-		sharesByCompany: throttle.NewQuota(SharesPerCompany, ShareWindow, store.Now)}
+		sharesByCompany: throttle.NewQuota(SharesPerCompany, ShareWindow, store.Now),
+		accounts:        NewAccountLimiter(store.Now), known: knownAddresses{ttl: KnownAddressTTL}}
 }
 
 // Limits on sharing by email. Every share mails its grantee (an invitation to register, or a
@@ -75,14 +86,23 @@ type LoginResult struct {
 var errWrongLogin = errs.New(errs.Unauthenticated, "the email address or the password is wrong")
 
 // Login checks an email and password. Unknown addresses cost the same time as wrong
-// passwords (a hash against a dummy), and failures slow down further attempts on the account
-// and from the client address.
+// passwords (a hash against a dummy). Failures slow down further attempts as loginlimits.go
+// says: hard for the address that fails, gently for the account, so that its owner is not
+// locked out by someone else's guessing.
 func (s *Service) Login(ctx context.Context, email, plain string) (*LoginResult, error) {
 	email = storage.NormalizeEmail(email)
 	info, _ := httpx.FromContext(ctx)
-	keys := []string{"acct:" + email, "ip:" + info.ClientIP.String()}
+	addr := info.ClientIP
+	keys := []string{"ip:" + addr.String(), "acctip:" + email + "|" + addr.String()}
+	acct := "acct:" + email
 	if wait, ok := s.limiter.Allow(keys...); !ok {
-		return nil, &errs.Error{Kind: errs.RateLimited, Message: "too many failed logins; wait before trying again", RetryAfter: wait}
+		return nil, s.throttledAttempt(ctx, email, addr, wait)
+	}
+	if wait, ok := s.accounts.Allow(acct); !ok {
+		return nil, s.throttledAttempt(ctx, email, addr, wait)
+	}
+	if s.accounts.Failures(acct) >= AccountCeiling && !s.known.has(email, addr, s.store.Now()) {
+		return nil, s.throttledAttempt(ctx, email, addr, AccountMaxDelay)
 	}
 	sys := access.AsSystem(ctx, "")
 	user, err := s.store.UserByEmail(sys, email)
@@ -108,6 +128,7 @@ func (s *Service) Login(ctx context.Context, email, plain string) (*LoginResult,
 	}
 	if !ok || user.DisabledAt != nil {
 		s.limiter.Failure(keys...)
+		s.accounts.Failure(acct)
 		uid := ""
 		if user != nil {
 			uid = user.ID
@@ -117,7 +138,13 @@ func (s *Service) Login(ctx context.Context, email, plain string) (*LoginResult,
 		}
 		return nil, errWrongLogin
 	}
-	s.limiter.Success(keys[0])
+	// A correct password proves the account's owner, not that the address is not also
+	// guessing other accounts: the address's own key stays.
+	s.limiter.Success(keys[1])
+	s.accounts.Success(acct)
+	if addr.IsValid() {
+		s.known.add(email, addr, s.store.Now())
+	}
 	return s.startSession(ctx, user)
 }
 
@@ -425,6 +452,10 @@ func (s *Service) ResetPassword(ctx context.Context, tok, plain string) error {
 	}
 	if _, err := s.store.RevokeSessions(ctx, t.UserID, "", ""); err != nil {
 		return err
+	}
+	// A reset proves the mailbox: the account's guessed-at count starts again.
+	if users, err := s.store.UsersByID(access.AsSystem(ctx, ""), []string{t.UserID}); err == nil && users[t.UserID] != nil {
+		s.accounts.Success("acct:" + users[t.UserID].Email)
 	}
 	return s.record(ctx, Event{Action: "PASSWORD_CHANGED", UserID: t.UserID})
 }
