@@ -136,15 +136,37 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	a.Identity = identity
 	// Security events go through the same change hooks, inside the operation's transaction
 	// where there is one (storage.Store.Emit).
+	// An event about a known user is also written into the chain of every company the user is
+	// a member of, once per company, so that each company's ADMINs read their members' logins,
+	// failures and password changes in auditEvents like any other event of the company: the
+	// tenant wall stays company_id = active company, and each copy is an ordinary link of its
+	// company's chain. The system log (NoCompany) keeps every event, and alone those of
+	// addresses without an account and of users without a membership.
 	identity.Record = func(ctx context.Context, ev auth.Event) error {
+		companies := []string{audit.NoCompany}
 		if ev.UserID != "" {
-			// Logins happen before the request knows its caller: the event's actor is the user.
+			// Logins happen before the request knows its caller: the event's actor is the user,
+			// at the levels it holds.
+			ms, err := store.MembershipsOf(access.NewContext(ctx, &access.Principal{UserID: ev.UserID}), ev.UserID)
+			if err != nil {
+				return err
+			}
 			p := *access.FromContext(ctx)
 			p.UserID, p.SessionID = ev.UserID, ev.SessionID
+			p.Memberships = make(map[string]access.Level, len(ms))
+			for _, m := range ms {
+				p.Memberships[m.CompanyID] = m.Level
+				companies = append(companies, m.CompanyID)
+			}
 			ctx = access.NewContext(ctx, &p)
 		}
-		return store.Emit(ctx, storage.Change{Kind: storage.ChangeKind(ev.Action), CompanyID: audit.NoCompany,
-			ObjectType: audit.KindUser, ObjectID: ev.UserID, Fields: ev.Fields})
+		for _, co := range companies {
+			if err := store.Emit(ctx, storage.Change{Kind: storage.ChangeKind(ev.Action), CompanyID: co,
+				ObjectType: audit.KindUser, ObjectID: ev.UserID, Fields: ev.Fields}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	// Logins refused by the throttle are recorded one event per account and address per
 	// window; what a window counted after its first refusal is written when it ends.
