@@ -248,16 +248,17 @@ type ComplexityRoot struct {
 	}
 
 	Grant struct {
-		Company      func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Document     func(childComplexity int) int
-		ExpiresAt    func(childComplexity int) int
-		Folder       func(childComplexity int) int
-		GrantedBy    func(childComplexity int) int
-		Grantee      func(childComplexity int) int
-		GranteeEmail func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Level        func(childComplexity int) int
+		Company       func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Document      func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		Folder        func(childComplexity int) int
+		GrantedBy     func(childComplexity int) int
+		Grantee       func(childComplexity int) int
+		GranteeEmail  func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Level         func(childComplexity int) int
+		SourceGrantID func(childComplexity int) int
 	}
 
 	LoginPayload struct {
@@ -1415,6 +1416,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Grant.Level(childComplexity), true
+	case "Grant.sourceGrantId":
+		if e.ComplexityRoot.Grant.SourceGrantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Grant.SourceGrantID(childComplexity), true
 
 	case "LoginPayload.expiresAt":
 		if e.ComplexityRoot.LoginPayload.ExpiresAt == nil {
@@ -3304,6 +3311,12 @@ type Grant {
   company: Company
   "Who gave the right."
   grantedBy: User
+  """
+  The grant this one was re-shared from: the MANAGE grant through which a guest shared it;
+  null for shares by members. A re-share neither outlasts nor outranks its source, and ends
+  when its source is revoked or replaced (or expires, at the latest with it).
+  """
+  sourceGrantId: ID
   "When it was given."
   createdAt: Time!
 }
@@ -3316,7 +3329,7 @@ input ShareInput {
   email: String!
   "The right to give: at most the caller's own (MANAGE re-shares up to MANAGE)."
   level: ShareLevel!
-  "When the right ends; none for never."
+  "When the right ends; none for never (for a re-share: when the grant it comes from ends). A re-share cannot end later than its source."
   expiresAt: Time
   "The language of the invitation mail, for someone without an account."
   language: String = "en"
@@ -3981,6 +3994,8 @@ func (ec *executionContext) childFields_Grant(ctx context.Context, field graphql
 		return ec.fieldContext_Grant_company(ctx, field)
 	case "grantedBy":
 		return ec.fieldContext_Grant_grantedBy(ctx, field)
+	case "sourceGrantId":
+		return ec.fieldContext_Grant_sourceGrantId(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Grant_createdAt(ctx, field)
 	}
@@ -9013,6 +9028,29 @@ func (ec *executionContext) fieldContext_Grant_grantedBy(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Grant_sourceGrantId(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Grant_sourceGrantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceGrantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Grant_sourceGrantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Grant", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Grant_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
@@ -16837,6 +16875,11 @@ func (ec *executionContext) _Grant(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Grant_grantedBy(ctx, field, obj)
 				})
+		case "sourceGrantId":
+			out.Values[i] = ec._Grant_sourceGrantId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._Grant_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

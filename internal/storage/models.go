@@ -195,6 +195,9 @@ type Grant struct {
 	ExpiresAt  *time.Time   `bun:"expires_at"`
 	GrantedBy  *string      `bun:"granted_by"`
 	CreatedAt  time.Time    `bun:"created_at"`
+	// SourceGrantID is the grant a re-share came from (the guest's MANAGE grant it was made
+	// through); nil for shares by members and the system.
+	SourceGrantID *string `bun:"source_grant_id"`
 }
 
 // Session is a logged-in user's bearer token, stored as its hash.
