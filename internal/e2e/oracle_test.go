@@ -6,8 +6,10 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/laatu/laatu/internal/auth"
 	"github.com/laatu/laatu/internal/testserver"
@@ -118,5 +120,46 @@ func TestShareIsRateLimitedPerSharer(t *testing.T) {
 	// Another sharer (of another company) still shares.
 	if res := oShare(t, w.s, w.tokens[aAdmin], ht, "member@beta.test"); aOutcome(res, "share") != aData {
 		t.Errorf("another sharer: %s", aShape(res))
+	}
+}
+
+// TestShareTimingAlike compares the time share takes for addresses with and without an account,
+// interleaved so that a slow moment of the machine weighs on both: the medians must be within a
+// factor of three of each other (a generous bound; the work is the same kind either way: a
+// grant, and a mail queued).
+func TestShareTimingAlike(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	s := testserver.New(t)
+	admin := s.Login(t, "admin@acme.test")
+	var folders []string
+	aSQL(t, s, &folders, "SELECT id FROM folders WHERE company_id = ? AND parent_id IS NULL ORDER BY name LIMIT 1", s.Demo.Companies["Acme Construction"])
+	known := []string{"member@beta.test", "admin@beta.test", "guest@partner.test"}
+	timed := func(email string) time.Duration {
+		start := time.Now()
+		if res := oShare(t, s, admin, folders[0], email); aOutcome(res, "share") != aData {
+			t.Fatalf("share with %s: %s", email, aShape(res))
+		}
+		return time.Since(start)
+	}
+	timed(known[0]) // warm up
+	timed("warmup@nowhere.test")
+	const n = 11
+	var k, u []time.Duration
+	for i := range n {
+		k = append(k, timed(known[i%len(known)]))
+		u = append(u, timed(fmt.Sprintf("fresh%d@nowhere.test", i)))
+	}
+	median := func(ds []time.Duration) time.Duration {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	mk, mu := median(k), median(u)
+	ratio := float64(mu) / float64(mk)
+	t.Logf("median share time: known address %v, unknown %v (ratio %.2f)", mk, mu, ratio)
+	if ratio < 1.0/3 || ratio > 3 {
+		t.Errorf("share with an unknown address %v vs a known one %v: ratio %.2f, want 1/3..3", mu, mk, ratio)
 	}
 }
