@@ -241,3 +241,23 @@ func TestQuota(t *testing.T) {
 		t.Error("refused after the window ended")
 	}
 }
+
+func TestFailuresCountsUntilForgotten(t *testing.T) {
+	c := newClock()
+	l := newLimiter(c, Config{FreeAttempts: 100, Window: time.Hour})
+	for range 3 {
+		l.Failure("acct:a")
+	}
+	if n := l.Failures("acct:a"); n != 3 {
+		t.Errorf("Failures = %d, want 3", n)
+	}
+	l.Success("acct:a")
+	if n := l.Failures("acct:a"); n != 0 {
+		t.Errorf("after Success: %d", n)
+	}
+	l.Failure("acct:a")
+	c.Advance(time.Hour)
+	if n := l.Failures("acct:a"); n != 0 {
+		t.Errorf("after the window: %d", n)
+	}
+}
