@@ -102,7 +102,8 @@ func (s *Service) Login(ctx context.Context, email, plain string) (*LoginResult,
 		return nil, s.throttledAttempt(ctx, email, addr, wait)
 	}
 	if s.accounts.Failures(acct) >= AccountCeiling && !s.known.has(email, addr, s.store.Now()) {
-		return nil, s.throttledAttempt(ctx, email, addr, AccountMaxDelay)
+		// Closed to new addresses until a success or a reset, or the failures are forgotten.
+		return nil, s.throttledAttempt(ctx, email, addr, AccountWindow)
 	}
 	sys := access.AsSystem(ctx, "")
 	user, err := s.store.UserByEmail(sys, email)
