@@ -98,6 +98,8 @@ type throttled struct {
 
 const maxThrottledKeys = 100_000
 
+const overflowKey = "*"
+
 // add counts a refusal; it returns the count to report now, or 0.
 func (l *throttledLog) add(email string, addr netip.Addr, now time.Time) int {
 	l.mu.Lock()
@@ -107,11 +109,14 @@ func (l *throttledLog) add(email string, addr netip.Addr, now time.Time) int {
 	}
 	key := email + "|" + addr.String()
 	t := l.m[key]
+	if t == nil && len(l.m) >= maxThrottledKeys {
+		// Past the bound the refusals are counted together, under no account or address:
+		// nothing goes uncounted, and a flood of fresh keys costs no event each.
+		key = overflowKey
+		t = l.m[key]
+		email, addr = "", netip.Addr{}
+	}
 	if t == nil {
-		if len(l.m) >= maxThrottledKeys {
-			// Past the bound every refusal is reported on its own: nothing goes unrecorded.
-			return 1
-		}
 		t = &throttled{email: email, addr: addr}
 		l.m[key] = t
 		t.reported = now

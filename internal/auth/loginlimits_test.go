@@ -88,3 +88,31 @@ func TestAccountCeiling(t *testing.T) {
 		t.Errorf("after the owner's login, a new address: %s", k)
 	}
 }
+
+func TestThrottledLogOneReportPerWindow(t *testing.T) {
+	var l throttledLog
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	a := netip.MustParseAddr("192.0.2.7")
+	if n := l.add("x@y.test", a, now); n != 1 {
+		t.Fatalf("the first refusal reports %d, want 1 at once", n)
+	}
+	for range 9 {
+		if n := l.add("x@y.test", a, now.Add(time.Second)); n != 0 {
+			t.Fatalf("a refusal within the window reports %d", n)
+		}
+	}
+	if due := l.due(now.Add(30*time.Second), false); len(due) != 0 {
+		t.Errorf("due before the window ended: %+v", due)
+	}
+	due := l.due(now.Add(ThrottledWindow), false)
+	if len(due) != 1 || due[0].count != 9 || due[0].email != "x@y.test" || due[0].addr != a {
+		t.Errorf("due at the window's end: %+v, want the nine", due)
+	}
+	// A quiet window forgets the key: the next refusal is reported at once again.
+	if due := l.due(now.Add(3*ThrottledWindow), false); len(due) != 0 {
+		t.Errorf("a quiet window: %+v", due)
+	}
+	if n := l.add("x@y.test", a, now.Add(3*ThrottledWindow)); n != 1 {
+		t.Errorf("after a quiet window: %d", n)
+	}
+}
