@@ -300,7 +300,7 @@ type ComplexityRoot struct {
 		Login                func(childComplexity int, email string, password string) int
 		Logout               func(childComplexity int) int
 		Ping                 func(childComplexity int) int
-		RemoveMember         func(childComplexity int, userID string) int
+		RemoveMember         func(childComplexity int, userID string, keepShares *bool) int
 		RequestPasswordReset func(childComplexity int, email string) int
 		ResetPassword        func(childComplexity int, token string, password string) int
 		RestoreDocument      func(childComplexity int, id string, version *int) int
@@ -502,7 +502,7 @@ type MutationResolver interface {
 	ResetPassword(ctx context.Context, token string, password string) (bool, error)
 	DisableUser(ctx context.Context, userID string) (*bool, error)
 	SetMemberLevel(ctx context.Context, userID string, level access.Level) (*storage.Membership, error)
-	RemoveMember(ctx context.Context, userID string) (*bool, error)
+	RemoveMember(ctx context.Context, userID string, keepShares *bool) (*bool, error)
 	CreateDocument(ctx context.Context, input model.CreateDocumentInput) (*storage.Document, error)
 	UpdateDocument(ctx context.Context, id string, input model.UpdateDocumentInput) (*storage.Document, error)
 	DeleteDocument(ctx context.Context, id string) (*storage.Document, error)
@@ -1648,7 +1648,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["userId"].(string)), true
+		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["userId"].(string), args["keepShares"].(*bool)), true
 	case "Mutation.requestPasswordReset":
 		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
 			break
@@ -2739,7 +2739,7 @@ extend type Mutation {
   "Change a member's level. The last ADMIN cannot be demoted."
   setMemberLevel("The member's user id." userId: ID!, "The new level." level: AccessLevel!): Membership @auth(level: ADMIN)
   "Remove a member from the active company. The last ADMIN cannot be removed."
-  removeMember("The member's user id." userId: ID!): Boolean @auth(level: ADMIN)
+  removeMember("The member's user id." userId: ID!, "Keep the grants the member gave (by default they end with the membership, with what was re-shared from them)." keepShares: Boolean = false): Boolean @auth(level: ADMIN)
 }
 `, BuiltIn: false},
 	{Name: "../schema/document.graphqls", Input: `"The life-cycle state of a document."
@@ -4705,6 +4705,14 @@ func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context
 		return nil, err
 	}
 	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "keepShares",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["keepShares"] = arg1
 	return args, nil
 }
 
@@ -10105,7 +10113,7 @@ func (ec *executionContext) _Mutation_removeMember(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["userId"].(string))
+			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["userId"].(string), fc.Args["keepShares"].(*bool))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next

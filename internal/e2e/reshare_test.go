@@ -119,3 +119,25 @@ func TestReshareEndsWhenSourceReplaced(t *testing.T) {
 		t.Errorf("after its source was replaced the downstream guest holds %+v", mine)
 	}
 }
+
+func TestRemovedMembersSharesEnd(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(map[bool]string{false: "by default", true: "unless kept"}[keep], func(t *testing.T) {
+			w := aNewWorld(t)
+			ht := w.folders["Acme Construction/Harbour Tower"]
+			res, _ := rShare(t, w, w.tokens[aManager], ht, "frommanager@partner.test", "MANAGE", nil)
+			testserver.MustOK(t, res)
+			guest := rAccept(t, w, "frommanager@partner.test")
+			res, _ = rShare(t, w, guest, ht, "onward@partner.test", "VIEW", nil)
+			testserver.MustOK(t, res)
+			onward := rAccept(t, w, "onward@partner.test")
+			w.mustOK(t, aAdmin, `mutation($u: ID!, $k: Boolean) { removeMember(userId: $u, keepShares: $k) }`,
+				map[string]any{"u": w.users["manager@acme.test"], "k": keep}, nil)
+			for name, tok := range map[string]string{"the manager's grantee": guest, "a re-share of it": onward} {
+				if n := len(rMine(t, w, tok)); (n == 1) != keep {
+					t.Errorf("after the manager was removed (keepShares %v) %s holds %d grants", keep, name, n)
+				}
+			}
+		})
+	}
+}

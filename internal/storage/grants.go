@@ -250,16 +250,19 @@ func (c *conn) reshares(ctx context.Context, companyID, id string) ([]*Grant, er
 	return out, nil
 }
 
-// endReshares deletes re-shares whose source ended, recording an UNSHARE of each, so that
-// their grantees' streams end as for a direct revocation.
+// endReshares deletes grants that end with another (re-shares whose source ended, the shares
+// of a removed member), recording an UNSHARE of each, so that their grantees' streams end as
+// for a direct revocation.
 func (c *conn) endReshares(ctx context.Context, gs []*Grant) error {
 	for _, g := range gs {
 		if _, err := c.db.NewDelete().Table("grants").Where("company_id = ? AND id = ?", g.CompanyID, g.ID).Exec(ctx); err != nil {
 			return fmt.Errorf("end re-share: %w", err)
 		}
 		ch := Change{Kind: ChangeUnshared, CompanyID: g.CompanyID, UserIDs: []string{g.GranteeID},
-			Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level},
-				{Field: "sourceGrant", After: *g.SourceGrantID}}}
+			Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level}}}
+		if g.SourceGrantID != nil {
+			ch.Fields = append(ch.Fields, FieldChange{Field: "sourceGrant", After: *g.SourceGrantID})
+		}
 		if g.FolderID != nil {
 			ch.ObjectType, ch.ObjectID, ch.Path = TypeFolder, *g.FolderID, g.Path
 		} else {
@@ -270,6 +273,31 @@ func (c *conn) endReshares(ctx context.Context, gs []*Grant) error {
 		}
 	}
 	return nil
+}
+
+// endSharesOf ends the grants userID gave in companyID, and what was re-shared from them: a
+// member's shares follow its membership.
+func (c *conn) endSharesOf(ctx context.Context, companyID, userID string) error {
+	var given []*Grant
+	if err := c.db.NewSelect().Model(&given).Where("grnt.company_id = ? AND grnt.granted_by = ?", companyID, userID).
+		OrderExpr("grnt.id").Scan(ctx); err != nil {
+		return fmt.Errorf("shares of a member: %w", err)
+	}
+	seen := map[string]bool{}
+	var ended []*Grant
+	for _, g := range given {
+		rs, err := c.reshares(ctx, companyID, g.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range append(rs, g) {
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				ended = append(ended, x)
+			}
+		}
+	}
+	return c.endReshares(ctx, ended)
 }
 
 func containsGrant(gs []*Grant, id string) bool {
