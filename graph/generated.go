@@ -248,15 +248,17 @@ type ComplexityRoot struct {
 	}
 
 	Grant struct {
-		Company   func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		Document  func(childComplexity int) int
-		ExpiresAt func(childComplexity int) int
-		Folder    func(childComplexity int) int
-		GrantedBy func(childComplexity int) int
-		Grantee   func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Level     func(childComplexity int) int
+		Company       func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Document      func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		Folder        func(childComplexity int) int
+		GrantedBy     func(childComplexity int) int
+		Grantee       func(childComplexity int) int
+		GranteeEmail  func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Level         func(childComplexity int) int
+		SourceGrantID func(childComplexity int) int
 	}
 
 	LoginPayload struct {
@@ -286,7 +288,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptInvitation     func(childComplexity int, token string, password string, name *string) int
+		AcceptInvitation     func(childComplexity int, token string, password *string, name *string) int
 		AddComment           func(childComplexity int, documentID string, body string) int
 		ChangePassword       func(childComplexity int, currentPassword string, newPassword string) int
 		CreateDocument       func(childComplexity int, input model.CreateDocumentInput) int
@@ -301,7 +303,7 @@ type ComplexityRoot struct {
 		Login                func(childComplexity int, email string, password string) int
 		Logout               func(childComplexity int) int
 		Ping                 func(childComplexity int) int
-		RemoveMember         func(childComplexity int, userID string) int
+		RemoveMember         func(childComplexity int, userID string, keepShares *bool) int
 		RequestPasswordReset func(childComplexity int, email string) int
 		ResetPassword        func(childComplexity int, token string, password string) int
 		RestoreDocument      func(childComplexity int, id string, version *int) int
@@ -479,6 +481,7 @@ type FolderVersionResolver interface {
 }
 type GrantResolver interface {
 	Grantee(ctx context.Context, obj *storage.Grant) (*storage.User, error)
+	GranteeEmail(ctx context.Context, obj *storage.Grant) (*string, error)
 
 	Folder(ctx context.Context, obj *storage.Grant) (*storage.Folder, error)
 	Document(ctx context.Context, obj *storage.Grant) (*storage.Document, error)
@@ -495,14 +498,14 @@ type MutationResolver interface {
 	Logout(ctx context.Context) (bool, error)
 	RevokeSession(ctx context.Context, id string) (bool, error)
 	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error)
-	SignUp(ctx context.Context, input model.SignUpInput) (*model.LoginPayload, error)
+	SignUp(ctx context.Context, input model.SignUpInput) (bool, error)
 	InviteMember(ctx context.Context, email string, level access.Level, language *string) (*bool, error)
-	AcceptInvitation(ctx context.Context, token string, password string, name *string) (*model.LoginPayload, error)
+	AcceptInvitation(ctx context.Context, token string, password *string, name *string) (*model.LoginPayload, error)
 	RequestPasswordReset(ctx context.Context, email string) (bool, error)
 	ResetPassword(ctx context.Context, token string, password string) (bool, error)
 	DisableUser(ctx context.Context, userID string) (*bool, error)
 	SetMemberLevel(ctx context.Context, userID string, level access.Level) (*storage.Membership, error)
-	RemoveMember(ctx context.Context, userID string) (*bool, error)
+	RemoveMember(ctx context.Context, userID string, keepShares *bool) (*bool, error)
 	CreateDocument(ctx context.Context, input model.CreateDocumentInput) (*storage.Document, error)
 	UpdateDocument(ctx context.Context, id string, input model.UpdateDocumentInput) (*storage.Document, error)
 	DeleteDocument(ctx context.Context, id string) (*storage.Document, error)
@@ -1400,6 +1403,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Grant.Grantee(childComplexity), true
+	case "Grant.granteeEmail":
+		if e.ComplexityRoot.Grant.GranteeEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Grant.GranteeEmail(childComplexity), true
 	case "Grant.id":
 		if e.ComplexityRoot.Grant.ID == nil {
 			break
@@ -1412,6 +1421,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Grant.Level(childComplexity), true
+	case "Grant.sourceGrantId":
+		if e.ComplexityRoot.Grant.SourceGrantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Grant.SourceGrantID(childComplexity), true
 
 	case "LoginPayload.expiresAt":
 		if e.ComplexityRoot.LoginPayload.ExpiresAt == nil {
@@ -1511,7 +1526,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.AcceptInvitation(childComplexity, args["token"].(string), args["password"].(string), args["name"].(*string)), true
+		return e.ComplexityRoot.Mutation.AcceptInvitation(childComplexity, args["token"].(string), args["password"].(*string), args["name"].(*string)), true
 	case "Mutation.addComment":
 		if e.ComplexityRoot.Mutation.AddComment == nil {
 			break
@@ -1666,7 +1681,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["userId"].(string)), true
+		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["userId"].(string), args["keepShares"].(*bool)), true
 	case "Mutation.requestPasswordReset":
 		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
 			break
@@ -2648,12 +2663,16 @@ extend type Mutation {
   revokeSession("The session's id." id: ID!): Boolean! @auth
   "Change the caller's password; ends the caller's other sessions."
   changePassword("The current password." currentPassword: String!, "The new password." newPassword: String!): Boolean! @auth
-  "Create a company with its first ADMIN and log in as that admin."
-  signUp("The company and its admin." input: SignUpInput!): LoginPayload @public
+  """
+  Create a company with its first ADMIN, and mail the address a link to confirm: the link's
+  token, given to acceptInvitation (no password needed), logs the admin in. Answers true alike
+  whether or not the address already has an account (its owner is mailed instead).
+  """
+  signUp("The company and its admin." input: SignUpInput!): Boolean! @public
   "Invite someone by email to the active company at a level; they set a password through the mailed link."
   inviteMember("The invitee's address." email: String!, "The level to join at." level: AccessLevel!, "The language of the mail." language: String = "en"): Boolean @auth(level: ADMIN)
-  "Accept an invitation or set a password, with the token from the mail."
-  acceptInvitation("The token from the mail." token: String!, "The password to set (8 to 256 characters)." password: String!, "Your name, if not set yet." name: String): LoginPayload @public
+  "Accept an invitation or confirm a sign-up, with the token from the mail, and log in."
+  acceptInvitation("The token from the mail." token: String!, "The password to set (8 to 256 characters); omit it to confirm a sign-up with the password chosen then." password: String, "Your name, if not set yet." name: String): LoginPayload @public
   "Mail a password-reset link, valid 30 minutes. Answers true whether or not the address has an account."
   requestPasswordReset("The account's address." email: String!): Boolean! @public
   "Set a new password with the token from the reset mail; ends every session of the account."
@@ -2755,7 +2774,7 @@ extend type Mutation {
   "Change a member's level. The last ADMIN cannot be demoted."
   setMemberLevel("The member's user id." userId: ID!, "The new level." level: AccessLevel!): Membership @auth(level: ADMIN)
   "Remove a member from the active company. The last ADMIN cannot be removed."
-  removeMember("The member's user id." userId: ID!): Boolean @auth(level: ADMIN)
+  removeMember("The member's user id." userId: ID!, "Keep the grants the member gave (by default they end with the membership, with what was re-shared from them)." keepShares: Boolean = false): Boolean @auth(level: ADMIN)
 }
 `, BuiltIn: false},
 	{Name: "../schema/document.graphqls", Input: `"The life-cycle state of a document."
@@ -3341,8 +3360,17 @@ directive @personal(
 type Grant {
   "The grant's id."
   id: ID!
-  "The user who holds the right."
+  """
+  The user who holds the right: shown to that user and to fellow members of the company the
+  user belongs to (members of the grant's company seeing a colleague), null to anyone else, so
+  that sharing with an address never tells whether it has an account or whose it is.
+  """
   grantee: User
+  """
+  The address the right was given to, as typed (lower-cased): shown to the grantee, to the
+  one who gave the right, and to members of the grant's company; null otherwise.
+  """
+  granteeEmail: String
   "The right."
   level: ShareLevel!
   "When the right ends; null for never."
@@ -3355,6 +3383,12 @@ type Grant {
   company: Company
   "Who gave the right."
   grantedBy: User
+  """
+  The grant this one was re-shared from: the MANAGE grant through which a guest shared it;
+  null for shares by members. A re-share neither outlasts nor outranks its source, and ends
+  when its source is revoked or replaced (or expires, at the latest with it).
+  """
+  sourceGrantId: ID
   "When it was given."
   createdAt: Time!
 }
@@ -3367,7 +3401,7 @@ input ShareInput {
   email: String!
   "The right to give: at most the caller's own (MANAGE re-shares up to MANAGE)."
   level: ShareLevel!
-  "When the right ends; none for never."
+  "When the right ends; none for never (for a re-share: when the grant it comes from ends). A re-share cannot end later than its source."
   expiresAt: Time
   "The language of the invitation mail, for someone without an account."
   language: String = "en"
@@ -4018,6 +4052,8 @@ func (ec *executionContext) childFields_Grant(ctx context.Context, field graphql
 		return ec.fieldContext_Grant_id(ctx, field)
 	case "grantee":
 		return ec.fieldContext_Grant_grantee(ctx, field)
+	case "granteeEmail":
+		return ec.fieldContext_Grant_granteeEmail(ctx, field)
 	case "level":
 		return ec.fieldContext_Grant_level(ctx, field)
 	case "expiresAt":
@@ -4030,6 +4066,8 @@ func (ec *executionContext) childFields_Grant(ctx context.Context, field graphql
 		return ec.fieldContext_Grant_company(ctx, field)
 	case "grantedBy":
 		return ec.fieldContext_Grant_grantedBy(ctx, field)
+	case "sourceGrantId":
+		return ec.fieldContext_Grant_sourceGrantId(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Grant_createdAt(ctx, field)
 	}
@@ -4532,8 +4570,8 @@ func (ec *executionContext) field_Mutation_acceptInvitation_args(ctx context.Con
 	}
 	args["token"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4769,6 +4807,14 @@ func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context
 		return nil, err
 	}
 	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "keepShares",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["keepShares"] = arg1
 	return args, nil
 }
 
@@ -8897,6 +8943,29 @@ func (ec *executionContext) fieldContext_Grant_grantee(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Grant_granteeEmail(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Grant_granteeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Grant().GranteeEmail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Grant_granteeEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Grant", field, true, true, "String")
+}
+
 func (ec *executionContext) _Grant_level(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9069,6 +9138,29 @@ func (ec *executionContext) fieldContext_Grant_grantedBy(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Grant_sourceGrantId(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Grant_sourceGrantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceGrantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Grant_sourceGrantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Grant", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Grant_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.Grant) (ret graphql.Marshaler) {
@@ -9748,7 +9840,7 @@ func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.
 
 			directive1 := func(ctx context.Context) (any, error) {
 				if ec.Directives.Public == nil {
-					var zeroVal *model.LoginPayload
+					var zeroVal bool
 					return zeroVal, errors.New("directive public is not implemented")
 				}
 				return ec.Directives.Public(ctx, nil, directive0)
@@ -9757,11 +9849,11 @@ func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.LoginPayload) graphql.Marshaler {
-			return ec.marshalOLoginPayload2ᚖgithubᚗcomᚋlaatuᚋlaatuᚋgraphᚋmodelᚐLoginPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9771,7 +9863,7 @@ func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, fi
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LoginPayload(ctx, field)
+			return nil, errors.New("field of type Boolean does not have child fields")
 		},
 	}
 	defer func() {
@@ -9860,7 +9952,7 @@ func (ec *executionContext) _Mutation_acceptInvitation(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["token"].(string), fc.Args["password"].(string), fc.Args["name"].(*string))
+			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["token"].(string), fc.Args["password"].(*string), fc.Args["name"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -10155,7 +10247,7 @@ func (ec *executionContext) _Mutation_removeMember(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["userId"].(string))
+			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["userId"].(string), fc.Args["keepShares"].(*bool))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -16999,6 +17091,12 @@ func (ec *executionContext) _Grant(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Grant_grantee(ctx, field, obj)
 				})
+		case "granteeEmail":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Grant_granteeEmail(ctx, field, obj)
+				})
 		case "level":
 			out.Values[i] = ec._Grant_level(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17033,6 +17131,11 @@ func (ec *executionContext) _Grant(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Grant_grantedBy(ctx, field, obj)
 				})
+		case "sourceGrantId":
+			out.Values[i] = ec._Grant_sourceGrantId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._Grant_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -17297,7 +17400,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_signUp(ctx, field)
 			})
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "inviteMember":

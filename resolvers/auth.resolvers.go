@@ -30,15 +30,16 @@ func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword s
 	return true, r.Auth.ChangePassword(ctx, currentPassword, newPassword)
 }
 
-func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) (*model.LoginPayload, error) {
-	return loginPayload(r.Auth.SignUp(ctx, input.CompanyName, input.Name, input.Email, input.Password, deref(input.Language, "en")))
+func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) (bool, error) {
+	err := r.Auth.SignUp(ctx, input.CompanyName, input.Name, input.Email, input.Password, deref(input.Language, "en"))
+	return err == nil, err
 }
 
 func (r *mutationResolver) InviteMember(ctx context.Context, email string, level access.Level, language *string) (*bool, error) {
 	return done(r.Auth.InviteMember(ctx, email, level, deref(language, "en")))
 }
 
-func (r *mutationResolver) AcceptInvitation(ctx context.Context, token string, password string, name *string) (*model.LoginPayload, error) {
+func (r *mutationResolver) AcceptInvitation(ctx context.Context, token string, password *string, name *string) (*model.LoginPayload, error) {
 	return loginPayload(r.Auth.AcceptInvitation(ctx, token, password, name))
 }
 

@@ -30,8 +30,8 @@ func (r *mutationResolver) SetMemberLevel(ctx context.Context, userID string, le
 	return r.Store.SetLevel(ctx, userID, level)
 }
 
-func (r *mutationResolver) RemoveMember(ctx context.Context, userID string) (*bool, error) {
-	if err := r.Store.RemoveMember(ctx, userID); err != nil {
+func (r *mutationResolver) RemoveMember(ctx context.Context, userID string, keepShares *bool) (*bool, error) {
+	if err := r.Store.RemoveMember(ctx, userID, keepShares != nil && *keepShares); err != nil {
 		return nil, err
 	}
 	ok := true

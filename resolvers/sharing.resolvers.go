@@ -11,6 +11,7 @@ import (
 	"github.com/laatu/laatu/dataloaders"
 	"github.com/laatu/laatu/graph"
 	"github.com/laatu/laatu/graph/model"
+	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/storage"
 )
 
@@ -22,8 +23,31 @@ func (r *folderResolver) Grants(ctx context.Context, obj *storage.Folder) ([]*st
 	return r.Store.GrantsOn(ctx, obj.ID)
 }
 
+// Grantee shows the user only to the user and to fellow members: to a sharer outside the
+// grantee's companies a grant to an account and one to an address without one look the same.
 func (r *grantResolver) Grantee(ctx context.Context, obj *storage.Grant) (*storage.User, error) {
+	if access.FromContext(ctx).UserID != obj.GranteeID {
+		colleague, err := dataloaders.For(ctx).Colleagues.Load(ctx, obj.GranteeID)
+		if err != nil || !colleague {
+			return nil, err
+		}
+	}
 	return optional(dataloaders.For(ctx).Users.Load(ctx, obj.GranteeID))
+}
+
+// GranteeEmail is the address the grant was made for, to those who already know it: the
+// grantee, the one who typed it, and members of the grant's company.
+func (r *grantResolver) GranteeEmail(ctx context.Context, obj *storage.Grant) (*string, error) {
+	p := access.FromContext(ctx)
+	if p.UserID != obj.GranteeID && (obj.GrantedBy == nil || *obj.GrantedBy != p.UserID) &&
+		(p.CompanyID != obj.CompanyID || !p.Level.AtLeast(access.Member)) {
+		return nil, nil
+	}
+	u, err := optional(dataloaders.For(ctx).Users.Load(ctx, obj.GranteeID))
+	if err != nil || u == nil {
+		return nil, err
+	}
+	return &u.Email, nil
 }
 
 func (r *grantResolver) Folder(ctx context.Context, obj *storage.Grant) (*storage.Folder, error) {

@@ -220,7 +220,7 @@ type ShareInput struct {
 	Email string `json:"email"`
 	// The right to give: at most the caller's own (MANAGE re-shares up to MANAGE).
 	Level access.Right `json:"level"`
-	// When the right ends; none for never.
+	// When the right ends; none for never (for a re-share: when the grant it comes from ends). A re-share cannot end later than its source.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// The language of the invitation mail, for someone without an account.
 	Language *string `json:"language,omitempty"`

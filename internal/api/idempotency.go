@@ -50,8 +50,8 @@ func printable(s string) bool {
 }
 
 // keyOf returns the idempotency key that applies to the operation in ctx: a mutation of a
-// logged-in caller. Anonymous mutations (login, signUp) answer with a session token, which is
-// never stored, so their key is ignored.
+// logged-in caller. Anonymous mutations (login, acceptInvitation, ...) answer with a session
+// token, which is never stored, so their key is ignored.
 func keyOf(ctx context.Context, mutation bool) string {
 	key, _ := ctx.Value(idempotencyKey{}).(string)
 	if p := access.FromContext(ctx); !mutation || p == nil || p.UserID == "" {

@@ -40,6 +40,8 @@ type App struct {
 	Store  *storage.Store
 	Hasher *password.Hasher
 	Audit  *audit.Auditor
+	// Identity logs users in and runs sign-up, invitations and resets.
+	Identity *auth.Service
 	// Sessions authenticates bearer tokens, from a short-lived cache of sessions.
 	Sessions *auth.Authenticator
 	Handler  http.Handler
@@ -125,21 +127,66 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		_ = a.Close()
 		return nil, err
 	}
-	// Four failures go free; the fifth blocks, so that the sixth attempt is refused.
+	// Four failures of one address go free; the fifth blocks, so that the sixth attempt from
+	// that address is refused. Attempts on one account from many addresses are spaced out more
+	// gently (auth.NewAccountLimiter), so that its owner is not locked out.
 	identity := auth.NewService(store, hasher, throttle.New(throttle.Config{FreeAttempts: 4}),
 		auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, cfg.BaseURL)
+	identity.Log = &log
+	a.Identity = identity
 	// Security events go through the same change hooks, inside the operation's transaction
 	// where there is one (storage.Store.Emit).
+	// An event about a known user is also written into the chain of every company the user is
+	// a member of, once per company, so that each company's ADMINs read their members' logins,
+	// failures and password changes in auditEvents like any other event of the company: the
+	// tenant wall stays company_id = active company, and each copy is an ordinary link of its
+	// company's chain. The system log (NoCompany) keeps every event, and alone those of
+	// addresses without an account and of users without a membership.
 	identity.Record = func(ctx context.Context, ev auth.Event) error {
+		companies := []string{audit.NoCompany}
 		if ev.UserID != "" {
-			// Logins happen before the request knows its caller: the event's actor is the user.
+			// Logins happen before the request knows its caller: the event's actor is the user,
+			// at the levels it holds.
+			ms, err := store.MembershipsOf(access.NewContext(ctx, &access.Principal{UserID: ev.UserID}), ev.UserID)
+			if err != nil {
+				return err
+			}
 			p := *access.FromContext(ctx)
 			p.UserID, p.SessionID = ev.UserID, ev.SessionID
+			p.Memberships = make(map[string]access.Level, len(ms))
+			for _, m := range ms {
+				p.Memberships[m.CompanyID] = m.Level
+				companies = append(companies, m.CompanyID)
+			}
 			ctx = access.NewContext(ctx, &p)
 		}
-		return store.Emit(ctx, storage.Change{Kind: storage.ChangeKind(ev.Action), CompanyID: audit.NoCompany,
-			ObjectType: audit.KindUser, ObjectID: ev.UserID})
+		for _, co := range companies {
+			if err := store.Emit(ctx, storage.Change{Kind: storage.ChangeKind(ev.Action), CompanyID: co,
+				ObjectType: audit.KindUser, ObjectID: ev.UserID, Fields: ev.Fields}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
+	// Logins refused by the throttle are recorded one event per account and address per
+	// window; what a window counted after its first refusal is written when it ends.
+	flushCtx, stopFlushing := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		tick := time.NewTicker(auth.ThrottledWindow)
+		defer tick.Stop()
+		for {
+			select {
+			case <-flushCtx.Done():
+				identity.FlushThrottled(log.WithContext(context.WithoutCancel(flushCtx)), true)
+				return
+			case <-tick.C:
+				identity.FlushThrottled(log.WithContext(flushCtx), false)
+			}
+		}
+	}()
+	a.closers = append(a.closers, func() error { stopFlushing(); <-flushed; return nil })
 	denied := func(ctx context.Context, companyID, objectType, objectID, reason string) {
 		err := store.Emit(ctx, storage.Change{Kind: audit.ActionAccessDenied, CompanyID: companyID, ObjectType: objectType,
 			ObjectID: objectID, Fields: []storage.FieldChange{{Field: "reason", After: reason}}})
@@ -225,7 +272,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 func sessionChanges(pub pubsub.Publisher, authn *auth.Authenticator) storage.ChangeHook {
 	return func(ctx context.Context, tx bun.IDB, ch storage.Change, afterCommit func(func())) error {
 		// A login makes a new session and a failed one changes none: nothing cached is stale.
-		if ch.ObjectType != audit.KindUser || ch.ObjectID == "" || ch.Kind == "LOGIN" || ch.Kind == "LOGIN_FAILED" {
+		if ch.ObjectType != audit.KindUser || ch.ObjectID == "" || ch.Kind == "LOGIN" || ch.Kind == "LOGIN_FAILED" || ch.Kind == "LOGIN_THROTTLED" {
 			return nil
 		}
 		ctx, flush, _ := pubsub.WithTxQueue(ctx)

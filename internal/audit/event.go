@@ -38,6 +38,7 @@ const (
 	ActionExport          = "EXPORT"
 	ActionLogin           = "LOGIN"
 	ActionLoginFailed     = "LOGIN_FAILED"
+	ActionLoginThrottled  = "LOGIN_THROTTLED"
 	ActionLogout          = "LOGOUT"
 	ActionPasswordChanged = "PASSWORD_CHANGED"
 	ActionMemberAdded     = "MEMBER_ADDED"

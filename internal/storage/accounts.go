@@ -11,7 +11,8 @@ import (
 )
 
 // ErrEmailTaken is returned when an address already has an account. Sign-up answers it like
-// success (see auth), so that it cannot be used to find out who has an account.
+// success and mails the address's owner instead (see auth), so that it cannot be used to find
+// out who has an account.
 var ErrEmailTaken = errors.New("email already registered")
 
 // NewUser is the input of CreateUser.
@@ -54,6 +55,24 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// SignUp creates a user without a password and a company with the user as its first ADMIN.
+// The whole input is checked before the address is looked up, so that a taken address
+// (ErrEmailTaken) and a fresh one differ in nothing else.
+func (s *Store) SignUp(ctx context.Context, in NewUser, companyName string) (*User, error) {
+	if err := validateName("companyName", companyName, 200); err != nil {
+		return nil, err
+	}
+	in.PasswordHash = ""
+	u, err := s.CreateUser(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.CreateCompany(ctx, companyName, u.ID); err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -3,7 +3,10 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/laatu/laatu/internal/access"
 	"github.com/laatu/laatu/internal/errs"
@@ -44,8 +47,27 @@ func (s *Store) Share(ctx context.Context, in NewGrant) (*Grant, error) {
 		if in.GranteeID == c.p.UserID {
 			return errs.Invalid("granteeId", "you cannot share with yourself")
 		}
+		// A guest shares through the grant that admits it: the re-share is bounded by it.
+		source, err := c.reshareSource(ctx, obj)
+		if err != nil {
+			return err
+		}
+		expiresAt := in.ExpiresAt
+		if source != nil && source.ExpiresAt != nil {
+			if expiresAt == nil {
+				expiresAt = source.ExpiresAt
+			} else if expiresAt.After(*source.ExpiresAt) {
+				return errs.Invalid("expiresAt", "a re-share cannot outlast the grant it comes from")
+			}
+		}
+		if source != nil && !source.Level.AtLeast(in.Level) {
+			return errs.New(errs.Forbidden, "you may not share this object at that level")
+		}
 		g := &Grant{CompanyID: obj.ObjectCompanyID(), ID: NewID(), GranteeID: in.GranteeID, Level: in.Level,
-			ExpiresAt: in.ExpiresAt, CreatedAt: c.now}
+			ExpiresAt: expiresAt, CreatedAt: c.now}
+		if source != nil {
+			g.SourceGrantID = &source.ID
+		}
 		if c.p.UserID != "" {
 			g.GrantedBy = &c.p.UserID
 		}
@@ -56,14 +78,32 @@ func (s *Store) Share(ctx context.Context, in NewGrant) (*Grant, error) {
 			g.DocumentID, g.Path = &o.ID, o.FolderPath+o.ID+"/"
 		}
 		return c.actingIn(ctx, g.CompanyID, func(c *conn) error {
-			del := c.db.NewDelete().Table("grants").Where("company_id = ? AND grantee_id = ?", g.CompanyID, g.GranteeID)
+			// The grant replaced is revoked: what was re-shared from it ends with it, and a
+			// re-share cannot replace the grant it comes from, however far up.
+			var old []*Grant
+			sel := c.db.NewSelect().Model(&old).Where("grnt.company_id = ? AND grnt.grantee_id = ?", g.CompanyID, g.GranteeID)
 			if g.FolderID != nil {
-				del = del.Where("folder_id = ?", *g.FolderID)
+				sel = sel.Where("grnt.folder_id = ?", *g.FolderID)
 			} else {
-				del = del.Where("document_id = ?", *g.DocumentID)
+				sel = sel.Where("grnt.document_id = ?", *g.DocumentID)
 			}
-			if _, err := del.Exec(ctx); err != nil {
+			if err := sel.Scan(ctx); err != nil {
 				return fmt.Errorf("replace grant: %w", err)
+			}
+			for _, o := range old {
+				ended, err := c.reshares(ctx, g.CompanyID, o.ID)
+				if err != nil {
+					return err
+				}
+				if source != nil && (source.ID == o.ID || containsGrant(ended, source.ID)) {
+					return errs.Invalid("email", "that person's right is the one yours comes from")
+				}
+				if err := c.endReshares(ctx, ended); err != nil {
+					return err
+				}
+				if _, err := c.db.NewDelete().Table("grants").Where("company_id = ? AND id = ?", g.CompanyID, o.ID).Exec(ctx); err != nil {
+					return fmt.Errorf("replace grant: %w", err)
+				}
 			}
 			if _, err := c.db.NewInsert().Model(g).Exec(ctx); err != nil {
 				return fmt.Errorf("insert grant: %w", err)
@@ -129,6 +169,14 @@ func (s *Store) Unshare(ctx context.Context, grantID string) (*Grant, error) {
 			if err != nil {
 				return fmt.Errorf("admitting grant: %w", err)
 			}
+			// What was re-shared from the grant ends with it, each recorded as an UNSHARE.
+			ended, err := c.reshares(ctx, g.CompanyID, g.ID)
+			if err != nil {
+				return err
+			}
+			if err := c.endReshares(ctx, ended); err != nil {
+				return err
+			}
 			if _, err := c.db.NewDelete().Table("grants").Where("company_id = ? AND id = ?", g.CompanyID, g.ID).Exec(ctx); err != nil {
 				return fmt.Errorf("delete grant: %w", err)
 			}
@@ -146,6 +194,119 @@ func (c *conn) changedAccess(ctx context.Context, kind ChangeKind, obj Object, g
 		Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level}}}
 	ch.ObjectType, ch.ObjectID, ch.Path = obj.ObjectType(), obj.ObjectID(), obj.ObjectPath()
 	return c.emit(ctx, ch)
+}
+
+// reshareSource is the grant a share of obj by the caller comes from: for a guest of obj's
+// company, the grant that admits it to obj (the highest, most specific of its grants reaching
+// obj); nil for members and the system, whose shares follow their membership.
+func (c *conn) reshareSource(ctx context.Context, obj Object) (*Grant, error) {
+	company := obj.ObjectCompanyID()
+	if c.p.KindIn(company) != access.KindGuest {
+		return nil, nil
+	}
+	ref := refOf(obj)
+	by, err := c.admittingGrants(ctx, company, []ObjectRef{ref})
+	if err != nil {
+		return nil, fmt.Errorf("re-share source: %w", err)
+	}
+	if by[ref] == "" {
+		return nil, errs.NotFoundf("object") // no grant admits the guest: it cannot see obj
+	}
+	src := new(Grant)
+	if err := c.from(grantsTable, src).Where("grnt.company_id = ? AND grnt.id = ?", company, by[ref]).Scan(ctx); err != nil {
+		return nil, notFound(err, "object")
+	}
+	return src, nil
+}
+
+// maxReshares bounds the grants one revocation ends (a chain of re-shares deeper or wider than
+// this is refused rather than left half-ended).
+const maxReshares = 10_000
+
+// reshares returns the grants re-shared from the grant id, and from those, and so on. It reads
+// in the company's tenant (the caller acts in it), beyond the caller's own grants.
+func (c *conn) reshares(ctx context.Context, companyID, id string) ([]*Grant, error) {
+	var out []*Grant
+	seen := map[string]bool{id: true}
+	frontier := []string{id}
+	for len(frontier) > 0 {
+		var next []*Grant
+		if err := c.db.NewSelect().Model(&next).Where("grnt.company_id = ? AND grnt.source_grant_id IN (?)", companyID, bun.List(frontier)).
+			OrderExpr("grnt.id").Scan(ctx); err != nil {
+			return nil, fmt.Errorf("re-shares: %w", err)
+		}
+		frontier = frontier[:0]
+		for _, g := range next {
+			if !seen[g.ID] {
+				seen[g.ID] = true
+				out = append(out, g)
+				frontier = append(frontier, g.ID)
+			}
+		}
+		if len(out) > maxReshares {
+			return nil, errs.New(errs.Conflict, "too many grants were re-shared from this one to end at once")
+		}
+	}
+	return out, nil
+}
+
+// endReshares deletes grants that end with another (re-shares whose source ended, the shares
+// of a removed member), recording an UNSHARE of each, so that their grantees' streams end as
+// for a direct revocation.
+func (c *conn) endReshares(ctx context.Context, gs []*Grant) error {
+	for _, g := range gs {
+		if _, err := c.db.NewDelete().Table("grants").Where("company_id = ? AND id = ?", g.CompanyID, g.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("end re-share: %w", err)
+		}
+		ch := Change{Kind: ChangeUnshared, CompanyID: g.CompanyID, UserIDs: []string{g.GranteeID},
+			Fields: []FieldChange{{Field: "grantee", After: g.GranteeID}, {Field: "level", After: g.Level}}}
+		if g.SourceGrantID != nil {
+			ch.Fields = append(ch.Fields, FieldChange{Field: "sourceGrant", After: *g.SourceGrantID})
+		}
+		if g.FolderID != nil {
+			ch.ObjectType, ch.ObjectID, ch.Path = TypeFolder, *g.FolderID, g.Path
+		} else {
+			ch.ObjectType, ch.ObjectID, ch.Path = TypeDocument, *g.DocumentID, strings.TrimSuffix(g.Path, *g.DocumentID+"/")
+		}
+		if err := c.emit(ctx, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endSharesOf ends the grants userID gave in companyID, and what was re-shared from them: a
+// member's shares follow its membership.
+func (c *conn) endSharesOf(ctx context.Context, companyID, userID string) error {
+	var given []*Grant
+	if err := c.db.NewSelect().Model(&given).Where("grnt.company_id = ? AND grnt.granted_by = ?", companyID, userID).
+		OrderExpr("grnt.id").Scan(ctx); err != nil {
+		return fmt.Errorf("shares of a member: %w", err)
+	}
+	seen := map[string]bool{}
+	var ended []*Grant
+	for _, g := range given {
+		rs, err := c.reshares(ctx, companyID, g.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range append(rs, g) {
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				ended = append(ended, x)
+			}
+		}
+	}
+	return c.endReshares(ctx, ended)
+}
+
+func containsGrant(gs []*Grant, id string) bool {
+	for _, g := range gs {
+		if g.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // refOf names a folder or document for admittingGrants.

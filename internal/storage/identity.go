@@ -124,10 +124,24 @@ func (s *Store) IssueToken(ctx context.Context, t *UserToken, mail *OutboxEmail)
 
 // UseToken consumes a live single-use token: it is marked used and returned, once.
 func (s *Store) UseToken(ctx context.Context, purpose string, hash []byte) (*UserToken, error) {
+	return s.useToken(ctx, purpose, hash, false)
+}
+
+// UseSignUpToken consumes a live sign-up confirmation: an invitation token that carries the
+// password chosen at sign-up. Any other token is left alone and answered as invalid.
+func (s *Store) UseSignUpToken(ctx context.Context, hash []byte) (*UserToken, error) {
+	return s.useToken(ctx, PurposeInvite, hash, true)
+}
+
+func (s *Store) useToken(ctx context.Context, purpose string, hash []byte, withPassword bool) (*UserToken, error) {
 	t := new(UserToken)
 	err := s.write(access.AsSystem(ctx, ""), func(c *conn) error {
-		res, err := c.db.NewUpdate().Table("user_tokens").Set("used_at = ?", c.now).
-			Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", hash, purpose, c.now).Exec(ctx)
+		q := c.db.NewUpdate().Table("user_tokens").Set("used_at = ?", c.now).
+			Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", hash, purpose, c.now)
+		if withPassword {
+			q = q.Where("password_hash IS NOT NULL")
+		}
+		res, err := q.Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("use token: %w", err)
 		}

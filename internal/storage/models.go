@@ -195,6 +195,9 @@ type Grant struct {
 	ExpiresAt  *time.Time   `bun:"expires_at"`
 	GrantedBy  *string      `bun:"granted_by"`
 	CreatedAt  time.Time    `bun:"created_at"`
+	// SourceGrantID is the grant a re-share came from (the guest's MANAGE grant it was made
+	// through); nil for shares by members and the system.
+	SourceGrantID *string `bun:"source_grant_id"`
 }
 
 // Session is a logged-in user's bearer token, stored as its hash.
@@ -223,6 +226,9 @@ type UserToken struct {
 	ExpiresAt time.Time  `bun:"expires_at"`
 	UsedAt    *time.Time `bun:"used_at"`
 	CreatedAt time.Time  `bun:"created_at"`
+	// PasswordHash is the password chosen at sign-up, set on the account when the sign-up's
+	// confirmation link is used; nil for other tokens.
+	PasswordHash *string `bun:"password_hash"`
 }
 
 // Invitation is a pending membership.

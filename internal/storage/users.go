@@ -114,8 +114,9 @@ func (s *Store) SetLevel(ctx context.Context, userID string, level access.Level)
 	return out, err
 }
 
-// RemoveMember ends a membership; ADMIN only, and never the last ADMIN.
-func (s *Store) RemoveMember(ctx context.Context, userID string) error {
+// RemoveMember ends a membership; ADMIN only, and never the last ADMIN. The grants the member
+// gave in the company end with it (and what was re-shared from them), unless keepShares.
+func (s *Store) RemoveMember(ctx context.Context, userID string, keepShares bool) error {
 	return s.write(ctx, func(c *conn) error {
 		if !c.p.Level.AtLeast(access.Admin) && !c.p.System() {
 			return errs.New(errs.Forbidden, "only admins remove members")
@@ -134,6 +135,11 @@ func (s *Store) RemoveMember(ctx context.Context, userID string) error {
 		}
 		if _, err := c.db.NewDelete().Model(m).Where("company_id = ? AND user_id = ?", m.CompanyID, m.UserID).Exec(ctx); err != nil {
 			return fmt.Errorf("remove member: %w", err)
+		}
+		if !keepShares {
+			if err := c.endSharesOf(ctx, m.CompanyID, m.UserID); err != nil {
+				return err
+			}
 		}
 		return c.emit(ctx, Change{Kind: "MEMBER_REMOVED", CompanyID: m.CompanyID, ObjectType: "USER", ObjectID: m.UserID, UserIDs: []string{m.UserID}})
 	})

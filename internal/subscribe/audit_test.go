@@ -145,8 +145,10 @@ func auditDelivery(t *testing.T, s *server) {
 	managerID, memberID := s.userID(t, manager), s.userID(t, member)
 	adminID := s.userID(t, s.login(t, "admin@acme.test"))
 
-	ws := s.wsTail(t, s.freshLogin(t, "admin@acme.test"), nil)
-	sse := openSSE(t, s.url, s.freshLogin(t, "admin@acme.test"), auditSub, nil)
+	// Both log in before either follows: a member's LOGIN is an event of the company's log too.
+	wsToken, sseToken := s.freshLogin(t, "admin@acme.test"), s.freshLogin(t, "admin@acme.test")
+	ws := s.wsTail(t, wsToken, nil)
+	sse := openSSE(t, s.url, sseToken, auditSub, nil)
 	s.waitStreams(t, 2)
 	// The WebSocket's tail sees the SSE tail begin; neither sees its own beginning.
 	start := ws.events(1)[0]

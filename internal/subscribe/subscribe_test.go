@@ -61,6 +61,7 @@ func TestDelivery(t *testing.T) {
 		{"folderChanged", folderChanged},
 		{"commentAdded over SSE", commentAddedOverSSE},
 		{"sharedWithMeChanged", sharedWithMeChanged},
+		{"re-share ends with its source", reshareEndsWithSource},
 		{"revoked grant ends the stream (WebSocket)", func(t *testing.T, s *server) { revokedGrant(t, s, false) }},
 		{"revoked grant ends the stream (SSE)", func(t *testing.T, s *server) { revokedGrant(t, s, true) }},
 		{"cross-company isolation", crossCompany},
@@ -224,5 +225,28 @@ func sharedWithMeChanged(t *testing.T, s *server) {
 	ev = data[sharedEvent](t, w.event("1")).SharedWithMeChanged
 	if ev.Kind != "EXPIRED" || *ev.ObjectID != docID || ev.Document != nil {
 		t.Fatalf("at expiry: %+v", ev)
+	}
+}
+
+// A grant re-shared by a guest ends when the guest's own grant is revoked, and its grantee's
+// sharedWithMe stream says so as for a direct revocation.
+func reshareEndsWithSource(t *testing.T, s *server) {
+	acme := s.fixture(t, "admin@acme.test")
+	manager, guest := s.login(t, "manager@acme.test"), s.login(t, "guest@partner.test")
+	docID := acme.docs["Riverside School"]
+	var source struct{ Share struct{ ID string } }
+	s.do(t, manager, `mutation($id: ID!) { share(input: {objectId: $id, email: "guest@partner.test", level: MANAGE}) { id } }`,
+		map[string]any{"id": docID}, &source)
+	w := s.subscribeAs(t, s.login(t, "member@beta.test"), sharedSub, nil)
+	s.do(t, guest, `mutation($id: ID!) { share(input: {objectId: $id, email: "member@beta.test", level: VIEW}) { id } }`,
+		map[string]any{"id": docID}, nil)
+	ev := data[sharedEvent](t, w.event("1")).SharedWithMeChanged
+	if ev.Kind != "SHARED" || ev.ObjectID == nil || *ev.ObjectID != docID {
+		t.Fatalf("after the re-share: %+v", ev)
+	}
+	s.do(t, manager, `mutation($id: ID!) { unshare(grantId: $id) }`, map[string]any{"id": source.Share.ID}, nil)
+	ev = data[sharedEvent](t, w.event("1")).SharedWithMeChanged
+	if ev.Kind != "UNSHARED" || ev.ObjectID == nil || *ev.ObjectID != docID || ev.Grant != nil || ev.Document != nil {
+		t.Fatalf("after its source was revoked: %+v", ev)
 	}
 }

@@ -1,8 +1,10 @@
 // Package throttle slows down password guessing with per-key exponential back-off.
 //
-// Callers count failures under several keys at once, typically "acct:<email-lower>" (guessing
-// one account from many addresses) and "ip:<addr>" (one address trying many accounts), and
-// refuse an attempt while any of its keys is blocked. State is in memory, per server instance.
+// Callers count failures under several keys at once, typically "ip:<addr>" (one address trying
+// many accounts) and "acctip:<email-lower>|<addr>" (one address guessing one account), and
+// refuse an attempt while any of its keys is blocked; a second, gentler Limiter spaces out the
+// attempts on one account from many addresses (see auth.Service.Login). State is in memory,
+// per server instance.
 package throttle
 
 import (
@@ -154,6 +156,17 @@ func (l *Limiter) pruneExpired(now time.Time) {
 	for el := l.order.Front(); el != nil && l.expired(el.Value.(*entry), now); el = l.order.Front() {
 		l.remove(el)
 	}
+}
+
+// Failures is how many failures key has had since it was last forgotten.
+func (l *Limiter) Failures(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, found := l.keys[key]
+	if !found || l.expired(el.Value.(*entry), l.cfg.Now()) {
+		return 0
+	}
+	return el.Value.(*entry).failures
 }
 
 // Success forgets key. Callers pass only the account key: a correct password proves the

@@ -215,3 +215,49 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("%d keys, %d in order", n, m)
 	}
 }
+
+func TestQuota(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	q := NewQuota(3, time.Hour, func() time.Time { return now })
+	for i := range 3 {
+		if _, ok := q.Take("sharer:a", "company:x"); !ok {
+			t.Fatalf("event %d refused", i+1)
+		}
+	}
+	if wait, ok := q.Take("sharer:a", "company:y"); ok || wait != time.Hour {
+		t.Errorf("the fourth event of a sharer: ok %v, wait %v", ok, wait)
+	}
+	// A refused event counts under none of its keys: company y has room for three.
+	for i := range 3 {
+		if _, ok := q.Take("sharer:b", "company:y"); !ok {
+			t.Fatalf("company y, event %d refused", i+1)
+		}
+	}
+	if _, ok := q.Take("sharer:c", "company:x"); ok {
+		t.Error("a fresh sharer in a spent company was let through")
+	}
+	now = now.Add(time.Hour)
+	if _, ok := q.Take("sharer:a", "company:x"); !ok {
+		t.Error("refused after the window ended")
+	}
+}
+
+func TestFailuresCountsUntilForgotten(t *testing.T) {
+	c := newClock()
+	l := newLimiter(c, Config{FreeAttempts: 100, Window: time.Hour})
+	for range 3 {
+		l.Failure("acct:a")
+	}
+	if n := l.Failures("acct:a"); n != 3 {
+		t.Errorf("Failures = %d, want 3", n)
+	}
+	l.Success("acct:a")
+	if n := l.Failures("acct:a"); n != 0 {
+		t.Errorf("after Success: %d", n)
+	}
+	l.Failure("acct:a")
+	c.Advance(time.Hour)
+	if n := l.Failures("acct:a"); n != 0 {
+		t.Errorf("after the window: %d", n)
+	}
+}

@@ -1,0 +1,2 @@
+DROP INDEX grants_source_idx;
+ALTER TABLE grants DROP COLUMN source_grant_id;
