@@ -75,7 +75,9 @@ func TestEveryConnectionHasNodes(t *testing.T) {
 	admin := s.Login(t, "admin@acme.test")
 	var data struct {
 		Members struct {
-			Edges []struct{ Node struct{ User struct{ ID string } } }
+			Edges []struct {
+				Node struct{ User struct{ ID string } }
+			}
 			Nodes []struct{ User struct{ ID string } }
 		}
 	}
