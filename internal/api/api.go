@@ -51,6 +51,12 @@ type Options struct {
 	Hooks Hooks
 	// Transports are added before the default ones (WebSocket, SSE), when set.
 	Transports []graphql.Transport
+	// Extensions are used before every other extension, outermost first (metrics), so that
+	// they see each response as the client gets it.
+	Extensions []graphql.HandlerExtension
+	// Overloaded, when set, is told of each request refused because too many were in flight,
+	// with the bound it hit ("instance" or "company").
+	Overloaded func(scope string)
 }
 
 // Hooks let other packages take part in every operation without the api package knowing them.
@@ -76,6 +82,9 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetErrorPresenter(graph.ErrorPresenter)
 	srv.SetRecoverFunc(graph.Recover)
+	for _, ext := range o.Extensions {
+		srv.Use(ext)
+	}
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -112,7 +121,7 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}
-	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany)
+	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany, o.Overloaded)
 	return withCharset(caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout,
 		withIdempotencyKey(authenticate(o, caps.tenant(srv)))))))))
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/errs"
 	"github.com/laatu/laatu/internal/httpx"
+	"github.com/laatu/laatu/internal/metrics"
 	"github.com/laatu/laatu/internal/pubsub"
 	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/subscribe"
@@ -43,6 +44,11 @@ type App struct {
 	// Sessions authenticates bearer tokens, from a short-lived cache of sessions.
 	Sessions *auth.Authenticator
 	Handler  http.Handler
+	// Metrics are this server's Prometheus metrics, on a registry of its own.
+	Metrics *metrics.Metrics
+	// Admin serves /metrics and /debug/pprof/: for the admin listener (--admin-addr), never
+	// for the public one.
+	Admin http.Handler
 	// Subscriptions serves GraphQL subscriptions over WebSocket and SSE.
 	Subscriptions *subscribe.Hub
 	closers       []func() error
@@ -84,7 +90,16 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			return nil, err
 		}
 	}
-	a := &App{Store: store, Hasher: hasher}
+	a := &App{Store: store, Hasher: hasher, Metrics: metrics.New()}
+	a.Admin = a.Metrics.Handler()
+	if err := a.Metrics.WatchDB("laatu", db.DB.DB); err != nil {
+		return nil, err
+	}
+	if db.Reader != nil && db.Reader != db.DB {
+		if err := a.Metrics.WatchDB("laatu_reader", db.Reader.DB); err != nil {
+			return nil, err
+		}
+	}
 
 	// The audit log: changes are written in their own transaction (the change hook), views and
 	// security events through the group committer, all mirrored to the audit stream, and
@@ -125,12 +140,23 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		_ = a.Close()
 		return nil, err
 	}
+	if err := errors.Join(
+		a.Metrics.Gauge("laatu_stream_connections", "Live WebSocket and SSE connections.", func() float64 { return float64(subs.Connections()) }),
+		a.Metrics.Gauge("laatu_subscriptions_open", "Running subscription streams.", func() float64 { return float64(subs.Streams()) }),
+	); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
 	// Four failures go free; the fifth blocks, so that the sixth attempt is refused.
 	identity := auth.NewService(store, hasher, throttle.New(throttle.Config{FreeAttempts: 4}),
 		auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, cfg.BaseURL)
 	// Security events go through the same change hooks, inside the operation's transaction
 	// where there is one (storage.Store.Emit).
+	identity.Throttled = a.Metrics.LoginThrottled
 	identity.Record = func(ctx context.Context, ev auth.Event) error {
+		if ev.Action == "LOGIN_FAILED" {
+			a.Metrics.LoginFailed()
+		}
 		if ev.UserID != "" {
 			// Logins happen before the request knows its caller: the event's actor is the user.
 			p := *access.FromContext(ctx)
@@ -206,6 +232,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		MaxInFlight: cfg.MaxInFlight, MaxInFlightPerCompany: cfg.MaxInFlightPerCompany,
 		Hooks:      hooks,
 		Transports: subs.Transports(),
+		Extensions: []graphql.HandlerExtension{a.Metrics.Extension()},
+		Overloaded: a.Metrics.Overloaded,
 	})
 	if a.Handler, err = httpHandler(cfg, log, store, subs.Handler(gql)); err != nil {
 		_ = a.Close()

@@ -41,6 +41,8 @@ type Service struct {
 	baseURL string
 	// Record, when set, writes security events to the audit log.
 	Record func(ctx context.Context, ev Event) error
+	// Throttled, when set, is told of each attempt the back-off refuses (metrics).
+	Throttled func()
 }
 
 // NewService returns a Service. baseURL builds the links in mails; it is configuration, never
@@ -69,6 +71,7 @@ func (s *Service) Login(ctx context.Context, email, plain string) (*LoginResult,
 	info, _ := httpx.FromContext(ctx)
 	keys := []string{"acct:" + email, "ip:" + info.ClientIP.String()}
 	if wait, ok := s.limiter.Allow(keys...); !ok {
+		s.throttled()
 		return nil, &errs.Error{Kind: errs.RateLimited, Message: "too many failed logins; wait before trying again", RetryAfter: wait}
 	}
 	sys := access.AsSystem(ctx, "")
@@ -106,6 +109,12 @@ func (s *Service) Login(ctx context.Context, email, plain string) (*LoginResult,
 	}
 	s.limiter.Success(keys[0])
 	return s.startSession(ctx, user)
+}
+
+func (s *Service) throttled() {
+	if s.Throttled != nil {
+		s.Throttled()
+	}
 }
 
 func (s *Service) startSession(ctx context.Context, user *storage.User) (*LoginResult, error) {
@@ -333,6 +342,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	info, _ := httpx.FromContext(ctx)
 	keys := []string{"reset:" + storage.NormalizeEmail(email), "ip:" + info.ClientIP.String()}
 	if wait, ok := s.limiter.Allow(keys...); !ok {
+		s.throttled()
 		return &errs.Error{Kind: errs.RateLimited, Message: "too many requests; wait before trying again", RetryAfter: wait}
 	}
 	s.limiter.Failure(keys[0]) // every request counts against the address, so it cannot be mail-bombed

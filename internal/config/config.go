@@ -28,8 +28,10 @@ const (
 
 // Config is everything the server needs, built once in main and passed down by hand.
 type Config struct {
-	Mode       Mode
-	Addr       string
+	Mode Mode
+	Addr string
+	// AdminAddr is where /metrics and /debug/pprof/ are served, apart from the API (empty: not at all).
+	AdminAddr  string
 	DataDir    string
 	BaseURL    string
 	TLSCert    string
@@ -127,6 +129,13 @@ func Settings() []Setting {
 			return fmt.Errorf("must be dev or prod, got %q", v)
 		}}},
 		{"addr", "LAATU_ADDR", "localhost:8080", "address to listen on", str(func(c *Config) *string { return &c.Addr })},
+		{"admin-addr", "LAATU_ADMIN_ADDR", "127.0.0.1:9090", "address of the admin listener: Prometheus /metrics and /debug/pprof/ (keep it private; off or empty: none)", value{KindString, func(c *Config, v string) error {
+			if v == "off" {
+				v = ""
+			}
+			c.AdminAddr = v
+			return nil
+		}}},
 		{"data-dir", "LAATU_DATA_DIR", "data", "directory of the embedded SQLite database", str(func(c *Config) *string { return &c.DataDir })},
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL of the server's role (empty: embedded SQLite)", str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"admin-database-url", "DATABASE_ADMIN_URL", "", "PostgreSQL URL of the table owner, for migrations (empty: DATABASE_URL)", str(func(c *Config) *string { return &c.AdminDatabaseURL })},
@@ -237,6 +246,9 @@ func (c *Config) validate() error {
 	if c.MaxBodyBytes < 1024 || c.MaxDepth < 2 || c.MaxComplexity < 1 || c.MaxAliases < 1 || c.MaxTokens < 100 || c.MaxErrors < 1 || c.MaxHashing < 0 ||
 		c.DBStatementTimeout < 0 || c.DBLockTimeout < 0 || c.DBIdleInTransactionTimeout < 0 {
 		problems = append(problems, errors.New("limits must be positive (max-body-bytes at least 1024, max-tokens at least 100)"))
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+		problems = append(problems, errors.New("--admin-addr must differ from --addr: metrics and profiles are never served on the public port"))
 	}
 	if c.AdminDatabaseURL != "" && c.DatabaseURL == "" {
 		problems = append(problems, errors.New("DATABASE_ADMIN_URL is set but DATABASE_URL is not: set both for PostgreSQL, neither for the embedded store"))
