@@ -31,6 +31,7 @@ import (
 	"github.com/laatu/laatu/internal/httpx"
 	"github.com/laatu/laatu/internal/metrics"
 	"github.com/laatu/laatu/internal/pubsub"
+	"github.com/laatu/laatu/internal/ratelimit"
 	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/subscribe"
 	"github.com/laatu/laatu/resolvers"
@@ -221,6 +222,17 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			Auth: directives.Auth, Shared: directives.Shared, Public: directives.Public,
 		},
 	})
+	// Budgets of operation cost per user, company and client address (429 over budget).
+	budgets := ratelimit.New(ratelimit.Config{
+		User:    ratelimit.Limit{Rate: float64(cfg.RateLimitUser), Burst: cfg.RateLimitUserBurst},
+		Company: ratelimit.Limit{Rate: float64(cfg.RateLimitCompany), Burst: cfg.RateLimitCompanyBurst},
+		IP:      ratelimit.Limit{Rate: float64(cfg.RateLimitIP), Burst: cfg.RateLimitIPBurst},
+	})
+	var budget func(context.Context, int) error
+	if budgets != nil {
+		budgets.Rejected = a.Metrics.RateLimited
+		budget = budgets.Budget
+	}
 	hooks := viewAudit(a.Audit, !o.noViewAudit)
 	// A subscription's final error rides on the response that ends it (subscribe.Hub.Scope).
 	hooks.Scope = subs.Scope(hooks.Scope)
@@ -234,6 +246,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		Transports: subs.Transports(),
 		Extensions: []graphql.HandlerExtension{a.Metrics.Extension()},
 		Overloaded: a.Metrics.Overloaded,
+		Budget:     budget,
 	})
 	if a.Handler, err = httpHandler(cfg, log, store, subs.Handler(gql)); err != nil {
 		_ = a.Close()
