@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/testserver"
@@ -60,16 +63,31 @@ func TestRateLimitPerUser(t *testing.T) {
 	noisy := testserver.Request{Token: s.Login(t, "manager@acme.test"), Query: hammer}
 	quiet := testserver.Request{Token: s.Login(t, "member@beta.test"), Query: `query Quiet { viewer { level } }`}
 	hammerUntil429(t, s, noisy, &quiet, 200)
+	// A subscription is charged too: over SSE it gets the error and ends. The budget is first
+	// spent down to less than 2 (a query of cost 2 is refused); the subscription costs 26, which
+	// the bucket (1 a second) earns back only after 24 s.
+	hammerUntil429(t, s, testserver.Request{Token: noisy.Token, Query: `{ viewer { level } }`}, nil, 200)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	aliases := ""
+	for i := range 24 {
+		aliases += fmt.Sprintf(" k%d: kind", i)
+	}
+	sse := openSSEBody(ctx, t, s, noisy.Token, `{"query":"subscription { sharedWithMeChanged { kind`+aliases+` } }"}`)
+	defer sse.Body.Close()
+	if got := readUntil(t, sse, "complete"); !strings.Contains(got, "RATE_LIMITED") {
+		t.Errorf("a subscription over budget was not refused with RATE_LIMITED:\n%s", got)
+	}
 	// Another user of the same company has a budget of its own.
 	testserver.MustOK(t, s.Do(t, testserver.Request{Token: s.Login(t, "admin@acme.test"), Query: hammer}, nil))
 
 	_, body := get(t, s.AdminURL+"/metrics")
 	for _, want := range []string{
 		`laatu_graphql_errors_total{code="RATE_LIMITED",operation="Hammer",type="query"} 1`,
-		`laatu_rate_limit_rejections_total{scope="user"} 1`,
+		`laatu_rate_limit_rejections_total{scope="user"} 3`, // two queries and the subscription
 	} {
 		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s", want)
+			t.Errorf("/metrics lacks %s:\n%s", want, grep(body, "laatu_rate_limit"))
 		}
 	}
 }
@@ -99,4 +117,15 @@ func TestRateLimitPerIP(t *testing.T) {
 		c.RateLimitUser, c.RateLimitCompany = 0, 0
 	})
 	hammerUntil429(t, s, testserver.Request{Query: `{ __typename }`}, nil, 100)
+}
+
+// grep returns the lines of text that contain s.
+func grep(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
