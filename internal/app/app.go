@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -223,15 +224,10 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		},
 	})
 	// Budgets of operation cost per user, company and client address (429 over budget).
-	budgets := ratelimit.New(ratelimit.Config{
-		User:    ratelimit.Limit{Rate: float64(cfg.RateLimitUser), Burst: cfg.RateLimitUserBurst},
-		Company: ratelimit.Limit{Rate: float64(cfg.RateLimitCompany), Burst: cfg.RateLimitCompanyBurst},
-		IP:      ratelimit.Limit{Rate: float64(cfg.RateLimitIP), Burst: cfg.RateLimitIPBurst},
-	})
-	var budget func(context.Context, int) error
-	if budgets != nil {
-		budgets.Rejected = a.Metrics.RateLimited
-		budget = budgets.Budget
+	budget, err := a.budgets(ctx, cfg, log)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
 	}
 	hooks := viewAudit(a.Audit, !o.noViewAudit)
 	// A subscription's final error rides on the response that ends it (subscribe.Hub.Scope).
@@ -253,6 +249,40 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		return nil, err
 	}
 	return a, nil
+}
+
+// budgets are the rate limits' token buckets per user, company and client address, kept in
+// Redis when --redis-url is set (shared by every instance) and in memory otherwise. nil when
+// every limit is off.
+func (a *App) budgets(ctx context.Context, cfg config.Config, log zerolog.Logger) (func(context.Context, int) error, error) {
+	rc := ratelimit.Config{
+		User:    ratelimit.Limit{Rate: float64(cfg.RateLimitUser), Burst: cfg.RateLimitUserBurst},
+		Company: ratelimit.Limit{Rate: float64(cfg.RateLimitCompany), Burst: cfg.RateLimitCompanyBurst},
+		IP:      ratelimit.Limit{Rate: float64(cfg.RateLimitIP), Burst: cfg.RateLimitIPBurst},
+	}
+	if cfg.RedisURL != "" && !(rc.User.Off() && rc.Company.Off() && rc.IP.Off()) {
+		r, err := ratelimit.OpenRedis(ctx, cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, r.Close)
+		rc.Redis = r
+	}
+	l := ratelimit.New(rc)
+	if l == nil {
+		return nil, nil
+	}
+	l.Rejected = a.Metrics.RateLimited
+	var lastLogged atomic.Int64
+	l.RedisFailed = func(err error) {
+		a.Metrics.RedisFailed()
+		// At most one line in ten seconds: under load every request would log one.
+		if now := time.Now().UnixNano(); now-lastLogged.Load() > int64(10*time.Second) {
+			lastLogged.Store(now)
+			log.Warn().Err(err).Msg("rate limits: Redis does not answer; each instance limits on its own meanwhile")
+		}
+	}
+	return l.Budget, nil
 }
 
 // --- Sessions ------------------------------------------------------------------------------

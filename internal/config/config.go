@@ -76,6 +76,8 @@ type Config struct {
 	// A rate of 0 is no limit.
 	RateLimitUser, RateLimitCompany, RateLimitIP                int
 	RateLimitUserBurst, RateLimitCompanyBurst, RateLimitIPBurst int
+	// RedisURL, when set, keeps the rate limits' buckets in Redis, shared by every instance.
+	RedisURL string
 
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
@@ -182,6 +184,7 @@ func Settings() []Setting {
 		{"rate-limit-company-burst", "LAATU_RATE_LIMIT_COMPANY_BURST", "200000", "operation cost one company may spend at once (at least --max-complexity)", nonNegative(func(c *Config) *int { return &c.RateLimitCompanyBurst })},
 		{"rate-limit-ip", "LAATU_RATE_LIMIT_IP", "20000", "operation cost per second one client address may spend, logged in or not (0: no limit)", nonNegative(func(c *Config) *int { return &c.RateLimitIP })},
 		{"rate-limit-ip-burst", "LAATU_RATE_LIMIT_IP_BURST", "400000", "operation cost one client address may spend at once (at least --max-complexity)", nonNegative(func(c *Config) *int { return &c.RateLimitIPBurst })},
+		{"redis-url", "LAATU_REDIS_URL", "", "Redis (redis://host:port/db) where every instance keeps the rate limits' buckets, so that they are shared (empty: each instance its own, in memory)", str(func(c *Config) *string { return &c.RedisURL })},
 		{"db-statement-timeout", "LAATU_DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
 		{"db-lock-timeout", "LAATU_DB_LOCK_TIMEOUT", "5s", "PostgreSQL lock_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBLockTimeout })},
 		{"db-idle-in-transaction-timeout", "LAATU_DB_IDLE_IN_TRANSACTION_TIMEOUT", "30s", "PostgreSQL idle_in_transaction_session_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBIdleInTransactionTimeout })},
@@ -265,6 +268,9 @@ func (c *Config) validate() error {
 		if r.rate > 0 && r.burst < c.MaxComplexity {
 			problems = append(problems, fmt.Errorf("--rate-limit-%s-burst (%d) must be at least --max-complexity (%d), or the costliest accepted query could never run", r.name, r.burst, c.MaxComplexity))
 		}
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		problems = append(problems, errors.New("--redis-url must be a redis://, rediss:// or unix:// URL"))
 	}
 	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
 		problems = append(problems, errors.New("--admin-addr must differ from --addr: metrics and profiles are never served on the public port"))

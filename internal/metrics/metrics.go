@@ -48,6 +48,7 @@ type Metrics struct {
 	throttled  prometheus.Counter
 	rateLimit  *prometheus.CounterVec
 	overload   *prometheus.CounterVec
+	redisFails prometheus.Counter
 
 	mu    sync.Mutex
 	names map[string]struct{}
@@ -84,6 +85,10 @@ func New() *Metrics {
 			Name: "laatu_rate_limit_rejections_total",
 			Help: "Operations refused with 429 RATE_LIMITED, by the budget that was spent (user, company, ip).",
 		}, []string{"scope"}),
+		redisFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "laatu_rate_limit_redis_errors_total",
+			Help: "Rate-limit charges that Redis (--redis-url) failed to answer; the instance's own buckets decided those.",
+		}),
 		overload: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "laatu_overload_rejections_total",
 			Help: "Requests refused with 503 UNAVAILABLE because too many were in flight, on the instance or for one company.",
@@ -98,7 +103,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.operations, m.errors, m.duration, m.loginFails, m.throttled, m.rateLimit, m.overload,
+		m.operations, m.errors, m.duration, m.loginFails, m.throttled, m.rateLimit, m.overload, m.redisFails,
 	)
 	return m
 }
@@ -122,6 +127,9 @@ func (m *Metrics) LoginThrottled() { m.throttled.Inc() }
 
 // RateLimited counts an operation refused for its budget of scope (user, company, ip).
 func (m *Metrics) RateLimited(scope string) { m.rateLimit.WithLabelValues(scope).Inc() }
+
+// RedisFailed counts a rate-limit charge that Redis failed to answer.
+func (m *Metrics) RedisFailed() { m.redisFails.Inc() }
 
 // Overloaded counts a request refused because too many were in flight (instance, company).
 func (m *Metrics) Overloaded(scope string) { m.overload.WithLabelValues(scope).Inc() }

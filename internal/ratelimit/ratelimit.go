@@ -5,7 +5,9 @@
 // Buckets live in memory, one instance each: behind a load balancer every instance keeps its
 // own, so a client spread over n instances gets up to n times the budget. The number of
 // buckets is bounded: a bucket left alone long enough to refill is forgotten (a new one is
-// the same: full), and past MaxKeys the least recently used one is.
+// the same: full), and past MaxKeys the least recently used one is. With a Redis client the
+// buckets are kept there instead, shared by every instance (redis.go); when Redis fails to
+// answer, the instance's own buckets decide meanwhile.
 package ratelimit
 
 import (
@@ -15,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/laatu/laatu/internal/access"
@@ -48,6 +51,10 @@ type Config struct {
 	MaxKeys int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Redis, when set, keeps the buckets, shared by the instances that use it; their keys
+	// start with Prefix ("laatu:" when empty).
+	Redis  *redis.Client
+	Prefix string
 }
 
 // Limiter charges operations to the budgets of their caller. It is safe for concurrent use.
@@ -57,6 +64,12 @@ type Limiter struct {
 	// Rejected, when set, is told of each refused operation with the scope whose budget
 	// was spent (metrics).
 	Rejected func(scope string)
+	// RedisFailed, when set, is told of each charge that Redis failed to answer (and that the
+	// instance's own buckets decided instead).
+	RedisFailed func(error)
+
+	redis  *redis.Client
+	prefix string
 }
 
 // New returns a Limiter, nil when every limit is off.
@@ -67,7 +80,10 @@ func New(c Config) *Limiter {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	l := &Limiter{now: c.Now}
+	if c.Prefix == "" {
+		c.Prefix = "laatu:"
+	}
+	l := &Limiter{now: c.Now, redis: c.Redis, prefix: c.Prefix}
 	for _, s := range []struct {
 		name  string
 		limit Limit
@@ -142,7 +158,7 @@ func (l *Limiter) Budget(ctx context.Context, cost int) error {
 	if info, ok := httpx.FromContext(ctx); ok && info.ClientIP.IsValid() {
 		k.IP = info.ClientIP.String()
 	}
-	scope, retry, ok := l.Charge(k, cost)
+	scope, retry, ok := l.charge(ctx, k, cost)
 	if ok {
 		return nil
 	}
@@ -152,6 +168,20 @@ func (l *Limiter) Budget(ctx context.Context, cost int) error {
 	return &errs.Error{Kind: errs.RateLimited, RetryAfter: retry,
 		Message: "rate limit of this " + map[string]string{ScopeUser: "user", ScopeCompany: "company", ScopeIP: "client address"}[scope] +
 			" exceeded (operations are charged by their cost); retry later"}
+}
+
+// charge charges in Redis when there is one, and in memory when there is none or it fails.
+func (l *Limiter) charge(ctx context.Context, k Keys, cost int) (string, time.Duration, bool) {
+	if l.redis != nil {
+		scope, retry, ok, err := l.chargeRedis(ctx, k, cost)
+		if err == nil {
+			return scope, retry, ok
+		}
+		if l.RedisFailed != nil {
+			l.RedisFailed(err)
+		}
+	}
+	return l.Charge(k, cost)
 }
 
 // buckets are the token buckets of one scope, most recently used first.
