@@ -149,6 +149,7 @@ func TestServeRefusesClearly(t *testing.T) {
 	}{
 		{"port taken", []string{"--addr", taken.Addr().String(), "--seed-demo=false"}, nil, "listen on --addr"},
 		{"admin port taken", []string{"--addr", "127.0.0.1:0", "--admin-addr", taken.Addr().String(), "--seed-demo=false"}, nil, "listen on --admin-addr"},
+		{"redis does not answer", []string{"--addr", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:1/0", "--seed-demo=false"}, nil, "--redis-url"},
 		{"admin on the public port", []string{"--addr", "127.0.0.1:8999", "--admin-addr", "127.0.0.1:8999"}, nil, "--admin-addr must differ from --addr"},
 		{"no TLS key file", []string{"--addr", "127.0.0.1:0", "--tls-cert", filepath.Join(dir, "none.pem"), "--tls-key", filepath.Join(dir, "none.key")}, nil, "--tls-cert"},
 		{"embedded store in prod", []string{"--mode", "prod"}, nil, "--allow-embedded-store"},
