@@ -117,6 +117,14 @@ func TestRateLimitPerIP(t *testing.T) {
 		c.RateLimitUser, c.RateLimitCompany = 0, 0
 	})
 	hammerUntil429(t, s, testserver.Request{Query: `{ __typename }`}, nil, 100)
+	// The same answer to a client of the GraphQL-over-HTTP media type, and over GET.
+	spec := s.Do(t, testserver.Request{Query: `{ __typename }`, Headers: map[string]string{"Accept": "application/graphql-response+json"}}, nil)
+	overGET := s.Raw(t, http.MethodGet, "/graphql?query=%7B__typename%7D", "", "", nil)
+	for name, res := range map[string]*testserver.Response{"graphql-response+json": spec, "GET": overGET} {
+		if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || len(res.Codes()) != 1 || res.Codes()[0] != "RATE_LIMITED" {
+			t.Errorf("%s: %d, Retry-After %q, %v; want 429 RATE_LIMITED", name, res.Status, res.Header.Get("Retry-After"), res.Codes())
+		}
+	}
 }
 
 // grep returns the lines of text that contain s.
