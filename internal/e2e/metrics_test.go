@@ -26,6 +26,10 @@ func TestMetricsOnAdminListener(t *testing.T) {
 	if res := s.Do(t, testserver.Request{Token: tok, Query: `query Broken { nope }`}, nil); len(res.Errors) == 0 {
 		t.Fatal("an unknown field must be refused")
 	}
+	twice := `mutation Twice { a: login(email: "x@acme.test", password: "p") { token } b: login(email: "x@acme.test", password: "p") { token } }`
+	if got := s.Do(t, testserver.Request{Query: twice}, nil).Codes(); len(got) != 1 || got[0] != "BAD_USER_INPUT" {
+		t.Fatalf("two logins in one request: codes %v", got)
+	}
 
 	status, body := get(t, s.AdminURL+"/metrics")
 	if status != http.StatusOK {
@@ -37,6 +41,7 @@ func TestMetricsOnAdminListener(t *testing.T) {
 		`laatu_graphql_operation_duration_seconds_count{operation="FolderList",type="query"} 1`,
 		`laatu_graphql_errors_total{code="UNAUTHENTICATED",operation="anonymous",type="mutation"} 1`,
 		`laatu_graphql_errors_total{code="BAD_USER_INPUT",operation="invalid",type="invalid"} 1`,
+		`laatu_graphql_errors_total{code="BAD_USER_INPUT",operation="Twice",type="mutation"} 1`,
 		`laatu_login_failures_total 1`,
 		`go_sql_open_connections{db_name="laatu"}`,
 		`go_sql_wait_count_total{db_name="laatu"}`,

@@ -33,7 +33,7 @@ const (
 	Anonymous = "anonymous"
 	Other     = "other"
 	// Invalid names a request refused before it became an operation (a document that does
-	// not parse or validate, or over a query limit) when it named no operation.
+	// not parse or validate). One over a query limit keeps its own name and type.
 	Invalid = "invalid"
 )
 
@@ -62,7 +62,7 @@ func New() *Metrics {
 		names:    map[string]struct{}{},
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "laatu_graphql_operations_total",
-			Help: "GraphQL operations received, by operation name and type (query, mutation, subscription; invalid when refused before it ran).",
+			Help: "GraphQL operations received, by operation name and type (query, mutation, subscription; invalid when the document does not parse or validate).",
 		}, []string{"operation", "type"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "laatu_graphql_errors_total",
