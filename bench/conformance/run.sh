@@ -17,7 +17,7 @@ trap cleanup EXIT
 (cd "$here" && npm install --no-audit --no-fund --silent)
 (cd "$root" && go build -o "$work/laatu" .)
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$work/laatu" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --audit-log off --log-level error 2>"$work/stderr" &
+"$work/laatu" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --audit-log off --log-level error --admin-addr off 2>"$work/stderr" &
 server_pid=$!
 for _ in $(seq 1 600); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi

@@ -401,7 +401,8 @@ func startLaatu(o runOpts, name, dbURL, adminURL, dataDir string) (*proc, string
 		return nil, "", err
 	}
 	args := []string{"serve", "--mode", "prod", "--addr", fmt.Sprintf("127.0.0.1:%d", port),
-		"--audit-log", filepath.Join(o.dir, name+"-audit.jsonl"), "--log-level", "warn"}
+		"--audit-log", filepath.Join(o.dir, name+"-audit.jsonl"), "--log-level", "warn",
+		"--admin-addr", "off"} // several instances: the default admin port would collide
 	if dbURL != "" {
 		args = append(args, "--database-url", dbURL, "--admin-database-url", adminURL)
 	} else {

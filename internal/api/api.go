@@ -51,6 +51,16 @@ type Options struct {
 	Hooks Hooks
 	// Transports are added before the default ones (WebSocket, SSE), when set.
 	Transports []graphql.Transport
+	// Extensions are used before every other extension, outermost first (metrics), so that
+	// they see each response as the client gets it.
+	Extensions []graphql.HandlerExtension
+	// Budget, when set, charges each operation's cost (as Limits computed it) to the
+	// caller's budgets before it runs; an error (RATE_LIMITED, with RetryAfter) refuses the
+	// operation, answered with 429 and Retry-After over HTTP. See ratelimit.Limiter.Budget.
+	Budget func(ctx context.Context, cost int) error
+	// Overloaded, when set, is told of each request refused because too many were in flight,
+	// with the bound it hit ("instance" or "company").
+	Overloaded func(scope string)
 }
 
 // Hooks let other packages take part in every operation without the api package knowing them.
@@ -76,6 +86,9 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	srv.SetParserTokenLimit(o.MaxTokens)
 	srv.SetErrorPresenter(graph.ErrorPresenter)
 	srv.SetRecoverFunc(graph.Recover)
+	for _, ext := range o.Extensions {
+		srv.Use(ext)
+	}
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -92,6 +105,9 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		oc := graphql.GetOperationContext(ctx)
 		httpx.AnnotationsFromContext(ctx).SetOperation(oc.OperationName, string(oc.Operation.Operation))
 		if oc.Operation.Operation == ast.Subscription {
+			if err := charge(ctx, o.Budget); err != nil {
+				return answerOnce(errorResponse(ctx, err))
+			}
 			// The subscription's root field (and its directive) runs once, outside any response;
 			// give it loaders of its own. Each event gets fresh ones in AroundResponses.
 			ctx = dataloaders.NewContext(ctx, dataloaders.New(o.Store))
@@ -103,6 +119,13 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 		if !graphql.HasOperationContext(ctx) || graphql.GetOperationContext(ctx).Operation == nil {
 			return capErrors(next(ctx), o.MaxErrors)
 		}
+		if graphql.GetOperationContext(ctx).Operation.Operation != ast.Subscription {
+			// Charged here rather than around the operation, so that the metrics see the refusal;
+			// before scope, so that a refused operation costs no transaction.
+			if err := charge(ctx, o.Budget); err != nil {
+				return errorResponse(ctx, err)
+			}
+		}
 		resp := capErrors(scope(ctx, o, next), o.MaxErrors)
 		markUnavailable(ctx, resp)
 		return resp
@@ -112,7 +135,7 @@ func New(schema graphql.ExecutableSchema, o Options) http.Handler {
 	for _, f := range o.Hooks.Fields {
 		srv.AroundFields(f)
 	}
-	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany)
+	caps := newInFlight(o.MaxInFlight, o.MaxInFlightPerCompany, o.Overloaded)
 	return withCharset(caps.instance(readBody(getOnlyQueries(o.MaxTokens, unavailableStatus(withTimeout(o.Timeout,
 		withIdempotencyKey(authenticate(o, caps.tenant(srv)))))))))
 }
@@ -167,6 +190,35 @@ func answerDeadline(next graphql.ResponseHandler) graphql.ResponseHandler {
 		}
 		answered = true
 		return next(ctx)
+	}
+}
+
+// charge takes the operation's cost from the caller's budgets. Over budget, the HTTP answer
+// becomes 429 with Retry-After (markRateLimited).
+func charge(ctx context.Context, budget func(context.Context, int) error) error {
+	if budget == nil {
+		return nil
+	}
+	cost := 1
+	if c, ok := graphql.GetOperationContext(ctx).Stats.GetExtension("complexity").(int); ok && c > 1 {
+		cost = c
+	}
+	err := budget(ctx, cost)
+	if err != nil {
+		markRateLimited(ctx, err)
+	}
+	return err
+}
+
+// answerOnce is a response handler that answers resp and then ends (a refused subscription).
+func answerOnce(resp *graphql.Response) graphql.ResponseHandler {
+	done := false
+	return func(context.Context) *graphql.Response {
+		if done {
+			return nil
+		}
+		done = true
+		return resp
 	}
 }
 

@@ -18,10 +18,14 @@ type inFlight struct {
 	total           atomic.Int64
 	mu              sync.Mutex
 	byTenant        map[string]int64
+	refused         func(scope string)
 }
 
-func newInFlight(max, perCompany int) *inFlight {
-	return &inFlight{max: int64(max), perCompany: int64(perCompany), byTenant: map[string]int64{}}
+func newInFlight(max, perCompany int, refused func(scope string)) *inFlight {
+	if refused == nil {
+		refused = func(string) {}
+	}
+	return &inFlight{max: int64(max), perCompany: int64(perCompany), byTenant: map[string]int64{}, refused: refused}
 }
 
 // instance admits a request under the instance's bound. It runs before authentication, so
@@ -34,6 +38,7 @@ func (f *inFlight) instance(next http.Handler) http.Handler {
 		}
 		if f.total.Add(1) > f.max {
 			f.total.Add(-1)
+			f.refused("instance")
 			writeUnavailable(w, "the server is busy; try again")
 			return
 		}
@@ -64,6 +69,7 @@ func (f *inFlight) tenant(next http.Handler) http.Handler {
 		n := f.byTenant[key]
 		if n >= f.perCompany {
 			f.mu.Unlock()
+			f.refused("company")
 			writeUnavailable(w, "too many requests of this company at once; try again")
 			return
 		}

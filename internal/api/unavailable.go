@@ -14,7 +14,11 @@ import (
 
 // retryHint is where a response that failed as a whole for want of the database leaves its
 // Retry-After, for unavailableStatus to turn into 503. One per HTTP request.
-type retryHint struct{ after time.Duration }
+// A status, when set, replaces 200 (429 for an operation over its budget).
+type retryHint struct {
+	after  time.Duration
+	status int
+}
 
 type retryHintKey struct{}
 
@@ -34,6 +38,19 @@ func markUnavailable(ctx context.Context, resp *graphql.Response) {
 			}
 			return
 		}
+	}
+}
+
+// markRateLimited records that the operation was refused for its budget: the HTTP answer is
+// 429 with Retry-After (whole seconds, at least 1).
+func markRateLimited(ctx context.Context, err error) {
+	h, ok := ctx.Value(retryHintKey{}).(*retryHint)
+	if !ok {
+		return
+	}
+	h.status, h.after = http.StatusTooManyRequests, time.Second
+	if e, ok := errs.As(err); ok && e.RetryAfter > h.after {
+		h.after = e.RetryAfter
 	}
 }
 
@@ -64,6 +81,9 @@ func (w *statusWriter) WriteHeader(code int) {
 		if code == http.StatusOK && w.hint.after > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((w.hint.after+time.Second-1)/time.Second)))
 			code = http.StatusServiceUnavailable
+			if w.hint.status != 0 {
+				code = w.hint.status
+			}
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -29,7 +30,9 @@ import (
 	"github.com/laatu/laatu/internal/database"
 	"github.com/laatu/laatu/internal/errs"
 	"github.com/laatu/laatu/internal/httpx"
+	"github.com/laatu/laatu/internal/metrics"
 	"github.com/laatu/laatu/internal/pubsub"
+	"github.com/laatu/laatu/internal/ratelimit"
 	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/subscribe"
 	"github.com/laatu/laatu/resolvers"
@@ -45,6 +48,11 @@ type App struct {
 	// Sessions authenticates bearer tokens, from a short-lived cache of sessions.
 	Sessions *auth.Authenticator
 	Handler  http.Handler
+	// Metrics are this server's Prometheus metrics, on a registry of its own.
+	Metrics *metrics.Metrics
+	// Admin serves /metrics and /debug/pprof/: for the admin listener (--admin-addr), never
+	// for the public one.
+	Admin http.Handler
 	// Subscriptions serves GraphQL subscriptions over WebSocket and SSE.
 	Subscriptions *subscribe.Hub
 	closers       []func() error
@@ -86,7 +94,16 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			return nil, err
 		}
 	}
-	a := &App{Store: store, Hasher: hasher}
+	a := &App{Store: store, Hasher: hasher, Metrics: metrics.New()}
+	a.Admin = a.Metrics.Handler()
+	if err := a.Metrics.WatchDB("laatu", db.DB.DB); err != nil {
+		return nil, err
+	}
+	if db.Reader != nil && db.Reader != db.DB {
+		if err := a.Metrics.WatchDB("laatu_reader", db.Reader.DB); err != nil {
+			return nil, err
+		}
+	}
 
 	// The audit log: changes are written in their own transaction (the change hook), views and
 	// security events through the group committer, all mirrored to the audit stream, and
@@ -127,6 +144,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		_ = a.Close()
 		return nil, err
 	}
+	if err := errors.Join(
+		a.Metrics.Gauge("laatu_stream_connections", "Live WebSocket and SSE connections.", func() float64 { return float64(subs.Connections()) }),
+		a.Metrics.Gauge("laatu_subscriptions_open", "Running subscription streams.", func() float64 { return float64(subs.Streams()) }),
+	); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
 	// Four failures of one address go free; the fifth blocks, so that the sixth attempt from
 	// that address is refused. Attempts on one account from many addresses are spaced out more
 	// gently (auth.NewAccountLimiter), so that its owner is not locked out.
@@ -134,6 +158,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}, cfg.BaseURL)
 	identity.Log = &log
 	a.Identity = identity
+	identity.Throttled = a.Metrics.LoginThrottled
 	// Security events go through the same change hooks, inside the operation's transaction
 	// where there is one (storage.Store.Emit).
 	// An event about a known user is also written into the chain of every company the user is
@@ -143,6 +168,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	// company's chain. The system log (NoCompany) keeps every event, and alone those of
 	// addresses without an account and of users without a membership.
 	identity.Record = func(ctx context.Context, ev auth.Event) error {
+		if ev.Action == "LOGIN_FAILED" {
+			a.Metrics.LoginFailed()
+		}
 		companies := []string{audit.NoCompany}
 		if ev.UserID != "" {
 			// Logins happen before the request knows its caller: the event's actor is the user,
@@ -242,6 +270,12 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 			Auth: directives.Auth, Shared: directives.Shared, Public: directives.Public,
 		},
 	})
+	// Budgets of operation cost per user, company and client address (429 over budget).
+	budget, err := a.budgets(ctx, cfg, log)
+	if err != nil {
+		_ = a.Close()
+		return nil, err
+	}
 	hooks := viewAudit(a.Audit, !o.noViewAudit)
 	// A subscription's final error rides on the response that ends it (subscribe.Hub.Scope).
 	hooks.Scope = subs.Scope(hooks.Scope)
@@ -253,12 +287,49 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		MaxInFlight: cfg.MaxInFlight, MaxInFlightPerCompany: cfg.MaxInFlightPerCompany,
 		Hooks:      hooks,
 		Transports: subs.Transports(),
+		Extensions: []graphql.HandlerExtension{a.Metrics.Extension()},
+		Overloaded: a.Metrics.Overloaded,
+		Budget:     budget,
 	})
 	if a.Handler, err = httpHandler(cfg, log, store, subs.Handler(gql)); err != nil {
 		_ = a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// budgets are the rate limits' token buckets per user, company and client address, kept in
+// Redis when --redis-url is set (shared by every instance) and in memory otherwise. nil when
+// every limit is off.
+func (a *App) budgets(ctx context.Context, cfg config.Config, log zerolog.Logger) (func(context.Context, int) error, error) {
+	rc := ratelimit.Config{
+		User:    ratelimit.Limit{Rate: float64(cfg.RateLimitUser), Burst: cfg.RateLimitUserBurst},
+		Company: ratelimit.Limit{Rate: float64(cfg.RateLimitCompany), Burst: cfg.RateLimitCompanyBurst},
+		IP:      ratelimit.Limit{Rate: float64(cfg.RateLimitIP), Burst: cfg.RateLimitIPBurst},
+	}
+	if cfg.RedisURL != "" && !(rc.User.Off() && rc.Company.Off() && rc.IP.Off()) {
+		r, err := ratelimit.OpenRedis(ctx, cfg.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, r.Close)
+		rc.Redis = r
+	}
+	l := ratelimit.New(rc)
+	if l == nil {
+		return nil, nil
+	}
+	l.Rejected = a.Metrics.RateLimited
+	var lastLogged atomic.Int64
+	l.RedisFailed = func(err error) {
+		a.Metrics.RedisFailed()
+		// At most one line in ten seconds: under load every request would log one.
+		if now := time.Now().UnixNano(); now-lastLogged.Load() > int64(10*time.Second) {
+			lastLogged.Store(now)
+			log.Warn().Err(err).Msg("rate limits: Redis does not answer; each instance limits on its own meanwhile")
+		}
+	}
+	return l.Budget, nil
 }
 
 // --- Sessions ------------------------------------------------------------------------------

@@ -154,6 +154,7 @@ func (l *throttledLog) due(now time.Time, all bool) []throttled {
 
 // throttledAttempt answers an attempt refused by a throttle, and leaves its trace.
 func (s *Service) throttledAttempt(ctx context.Context, email string, addr netip.Addr, wait time.Duration) error {
+	s.countThrottled()
 	if n := s.throttled.add(email, addr, s.store.Now()); n > 0 {
 		s.reportThrottled(ctx, throttled{email: email, addr: addr, count: n})
 	}

@@ -53,6 +53,8 @@ type Service struct {
 	Log *zerolog.Logger
 	// Record, when set, writes security events to the audit log.
 	Record func(ctx context.Context, ev Event) error
+	// Throttled, when set, is told of each attempt the back-off refuses (metrics).
+	Throttled func()
 }
 
 // NewService returns a Service. baseURL builds the links in mails; it is configuration, never
@@ -147,6 +149,13 @@ func (s *Service) Login(ctx context.Context, email, plain string) (*LoginResult,
 		s.known.add(email, addr, s.store.Now())
 	}
 	return s.startSession(ctx, user)
+}
+
+// countThrottled tells Throttled, when set, of an attempt the back-off refused.
+func (s *Service) countThrottled() {
+	if s.Throttled != nil {
+		s.Throttled()
+	}
 }
 
 func (s *Service) startSession(ctx context.Context, user *storage.User) (*LoginResult, error) {
@@ -417,6 +426,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	info, _ := httpx.FromContext(ctx)
 	keys := []string{"reset:" + storage.NormalizeEmail(email), "ip:" + info.ClientIP.String()}
 	if wait, ok := s.limiter.Allow(keys...); !ok {
+		s.countThrottled()
 		return &errs.Error{Kind: errs.RateLimited, Message: "too many requests; wait before trying again", RetryAfter: wait}
 	}
 	s.limiter.Failure(keys[0]) // every request counts against the address, so it cannot be mail-bombed

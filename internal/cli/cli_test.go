@@ -148,12 +148,15 @@ func TestServeRefusesClearly(t *testing.T) {
 		want string
 	}{
 		{"port taken", []string{"--addr", taken.Addr().String(), "--seed-demo=false"}, nil, "listen on --addr"},
+		{"admin port taken", []string{"--addr", "127.0.0.1:0", "--admin-addr", taken.Addr().String(), "--seed-demo=false"}, nil, "listen on --admin-addr"},
+		{"redis does not answer", []string{"--addr", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:1/0", "--seed-demo=false"}, nil, "--redis-url"},
+		{"admin on the public port", []string{"--addr", "127.0.0.1:8999", "--admin-addr", "127.0.0.1:8999"}, nil, "--admin-addr must differ from --addr"},
 		{"no TLS key file", []string{"--addr", "127.0.0.1:0", "--tls-cert", filepath.Join(dir, "none.pem"), "--tls-key", filepath.Join(dir, "none.key")}, nil, "--tls-cert"},
 		{"embedded store in prod", []string{"--mode", "prod"}, nil, "--allow-embedded-store"},
 		{"no owner to migrate", nil, map[string]string{"DATABASE_URL": "postgres://laatu_app@127.0.0.1:1/laatu"}, "DATABASE_ADMIN_URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			args := append([]string{"serve", "--data-dir", filepath.Join(dir, c.name), "--audit-log", "off", "--log-level", "error"}, c.args...)
+			args := append([]string{"serve", "--data-dir", filepath.Join(dir, c.name), "--audit-log", "off", "--log-level", "error", "--admin-addr", "off"}, c.args...)
 			code, out, errOut := laatu(t, c.env, args...)
 			if code != 1 || !strings.Contains(errOut, c.want) || strings.Contains(out+errOut, "Laatu is running") {
 				t.Errorf("exit %d, want 1 and %q, no banner:\n%s%s", code, c.want, out, errOut)
@@ -181,7 +184,7 @@ func TestSeedAuditedLikeServe(t *testing.T) {
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"--data-dir", byServe, "--addr", addr, "--log-level", "error"}, func(string) string { return "" }, stdout, stderr)
+		done <- Run(ctx, []string{"--data-dir", byServe, "--addr", addr, "--log-level", "error", "--admin-addr", "off"}, func(string) string { return "" }, stdout, stderr)
 	}()
 	waitReady(t, "http://"+addr, done, stderr)
 	cancel()

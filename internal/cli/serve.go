@@ -88,6 +88,11 @@ func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	admin, adminL, err := listenAdmin(cfg, log, a.Admin)
+	if err != nil {
+		l.Close()
+		return err
+	}
 	// The trash's retention purge, at start and then daily; stopped before serve returns.
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})
@@ -104,7 +109,15 @@ func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
 		go func() { defer close(stopped); sender.Run(senderCtx) }()
 		defer func() { stopSender(); <-stopped }()
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if admin != nil {
+		go func() {
+			if err := admin.Serve(adminL); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("admin listener: %w", err)
+			}
+		}()
+		defer admin.Close() // metrics and profiles need no graceful end
+	}
 	go func() {
 		if cfg.TLS() {
 			errc <- srv.ServeTLS(l, "", "") // the pair loaded by listen, in srv.TLSConfig
@@ -112,7 +125,11 @@ func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
 			errc <- srv.Serve(l)
 		}
 	}()
-	banner(e.stderr, cfg, db.Dialect, l.Addr().String())
+	adminAddr := ""
+	if adminL != nil {
+		adminAddr = adminL.Addr().String()
+	}
+	banner(e.stderr, cfg, db.Dialect, l.Addr().String(), adminAddr)
 	select {
 	case err := <-errc:
 		return err
@@ -166,6 +183,28 @@ func listen(cfg config.Config, log zerolog.Logger, h http.Handler) (*http.Server
 	return srv, l, nil
 }
 
+// listenAdmin binds the admin listener (metrics, profiles), when --admin-addr is set. It is
+// plain HTTP: keep it on loopback or a private network.
+func listenAdmin(cfg config.Config, log zerolog.Logger, h http.Handler) (*http.Server, net.Listener, error) {
+	if cfg.AdminAddr == "" {
+		return nil, nil, nil
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A CPU profile or an execution trace runs for the seconds it is asked for (30 by default).
+		WriteTimeout:   5 * time.Minute,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       stdlog.New(log.With().Str("component", "admin").Logger(), "", 0),
+	}
+	l, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on --admin-addr %s (metrics and profiles; --admin-addr off to serve none): %w", cfg.AdminAddr, err)
+	}
+	return srv, l, nil
+}
+
 // shutdown ends subscriptions first: http.Server.Shutdown neither closes WebSockets nor ends
 // SSE responses (it would wait for them); this completes them and sends close frames.
 func shutdown(a *app.App, srv *http.Server, log zerolog.Logger) error {
@@ -196,7 +235,7 @@ func mailTransport(cfg config.Config, log zerolog.Logger) mail.Transport {
 }
 
 // banner tells a person where the server is; addr is the bound address (a port of 0 resolved).
-func banner(w io.Writer, cfg config.Config, dialect database.Dialect, addr string) {
+func banner(w io.Writer, cfg config.Config, dialect database.Dialect, addr, adminAddr string) {
 	scheme := "http"
 	if cfg.TLS() {
 		scheme = "https"
@@ -209,6 +248,9 @@ func banner(w io.Writer, cfg config.Config, dialect database.Dialect, addr strin
 		fmt.Fprintf(w, "  playground: %s://%s/\n", scheme, addr)
 	}
 	fmt.Fprintf(w, "  API:        %s://%s/graphql\n", scheme, addr)
+	if adminAddr != "" {
+		fmt.Fprintf(w, "  metrics:    http://%s/metrics (and /debug/pprof/)\n", adminAddr)
+	}
 	switch cfg.AuditLog {
 	case "off":
 		fmt.Fprintln(w, "  audit log:  in the database only (--audit-log off)")

@@ -29,7 +29,7 @@ import (
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	addr := freeAddr(t)
+	addr, adminAddr := freeAddr(t), freeAddr(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -37,7 +37,8 @@ func TestServeTLS(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"),
-			"--tls-cert", certFile, "--tls-key", keyFile, "--audit-log", "off", "--log-level", "error"},
+			"--tls-cert", certFile, "--tls-key", keyFile, "--audit-log", "off", "--log-level", "error",
+			"--admin-addr", adminAddr},
 			func(string) string { return "" }, stdout, stderr)
 	}()
 
@@ -100,6 +101,30 @@ func TestServeTLS(t *testing.T) {
 		if res.StatusCode != http.StatusBadRequest || strings.Contains(string(b), "token") {
 			t.Errorf("plain HTTP on the TLS port: %d %s", res.StatusCode, b)
 		}
+	}
+
+	// The admin listener (plain HTTP, apart from the API) has counted the login; the public
+	// port serves no metrics.
+	plain := &http.Client{Timeout: 30 * time.Second}
+	if res, err := plain.Get("http://" + adminAddr + "/metrics"); err != nil {
+		t.Errorf("admin listener: %v", err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), `laatu_graphql_operations_total{operation="anonymous",type="mutation"} 1`) {
+			t.Errorf("admin /metrics: %d, no count of the login:\n%.2000s", res.StatusCode, b)
+		}
+	}
+	if res, err := client.Get(base + "/metrics"); err != nil {
+		t.Error(err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("public /metrics: %d, want 404", res.StatusCode)
+		}
+	}
+	if !strings.Contains(stderr.String(), "http://"+adminAddr+"/metrics") {
+		t.Errorf("the banner does not show the metrics URL:\n%s", stderr.String())
 	}
 
 	cancel()

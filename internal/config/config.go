@@ -28,8 +28,10 @@ const (
 
 // Config is everything the server needs, built once in main and passed down by hand.
 type Config struct {
-	Mode       Mode
-	Addr       string
+	Mode Mode
+	Addr string
+	// AdminAddr is where /metrics and /debug/pprof/ are served, apart from the API (empty: not at all).
+	AdminAddr  string
 	DataDir    string
 	BaseURL    string
 	TLSCert    string
@@ -69,6 +71,13 @@ type Config struct {
 	// the whole connection pool; excess requests get UNAVAILABLE at once instead of queueing.
 	MaxInFlight           int
 	MaxInFlightPerCompany int
+	// Rate limits: token buckets of operation cost (the cost --max-complexity bounds) per
+	// second, with the burst that may be spent at once, per user, company and client address.
+	// A rate of 0 is no limit.
+	RateLimitUser, RateLimitCompany, RateLimitIP                int
+	RateLimitUserBurst, RateLimitCompanyBurst, RateLimitIPBurst int
+	// RedisURL, when set, keeps the rate limits' buckets in Redis, shared by every instance.
+	RedisURL string
 
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
@@ -134,6 +143,13 @@ func Settings() []Setting {
 			return fmt.Errorf("must be dev or prod, got %q", v)
 		}}},
 		{"addr", "LAATU_ADDR", "localhost:8080", "address to listen on", str(func(c *Config) *string { return &c.Addr })},
+		{"admin-addr", "LAATU_ADMIN_ADDR", "127.0.0.1:9090", "address of the admin listener: Prometheus /metrics and /debug/pprof/ (keep it private; off or empty: none)", value{KindString, func(c *Config, v string) error {
+			if v == "off" {
+				v = ""
+			}
+			c.AdminAddr = v
+			return nil
+		}}},
 		{"data-dir", "LAATU_DATA_DIR", "data", "directory of the embedded SQLite database", str(func(c *Config) *string { return &c.DataDir })},
 		{"database-url", "DATABASE_URL", "", "PostgreSQL URL of the server's role (empty: embedded SQLite)", str(func(c *Config) *string { return &c.DatabaseURL })},
 		{"admin-database-url", "DATABASE_ADMIN_URL", "", "PostgreSQL URL of the table owner, for migrations (empty: DATABASE_URL)", str(func(c *Config) *string { return &c.AdminDatabaseURL })},
@@ -169,6 +185,13 @@ func Settings() []Setting {
 		{"max-hashing", "LAATU_MAX_HASHING", "0", "most password hashes computed at once (0: one per CPU core; more wait, then RATE_LIMITED)", intv(func(c *Config) *int { return &c.MaxHashing })},
 		{"max-in-flight", "LAATU_MAX_IN_FLIGHT", "100", "most queries and mutations served at once by this instance (more get UNAVAILABLE at once)", positive(func(c *Config) *int { return &c.MaxInFlight })},
 		{"max-in-flight-per-company", "LAATU_MAX_IN_FLIGHT_PER_COMPANY", "12", "most queries and mutations of one company (or one guest) served at once (more get UNAVAILABLE at once)", positive(func(c *Config) *int { return &c.MaxInFlightPerCompany })},
+		{"rate-limit-user", "LAATU_RATE_LIMIT_USER", "2000", "operation cost per second one user may spend (0: no limit); more is refused with 429 RATE_LIMITED", nonNegative(func(c *Config) *int { return &c.RateLimitUser })},
+		{"rate-limit-user-burst", "LAATU_RATE_LIMIT_USER_BURST", "40000", "operation cost one user may spend at once (at least --max-complexity)", nonNegative(func(c *Config) *int { return &c.RateLimitUserBurst })},
+		{"rate-limit-company", "LAATU_RATE_LIMIT_COMPANY", "10000", "operation cost per second the users of one company may spend together (0: no limit)", nonNegative(func(c *Config) *int { return &c.RateLimitCompany })},
+		{"rate-limit-company-burst", "LAATU_RATE_LIMIT_COMPANY_BURST", "200000", "operation cost one company may spend at once (at least --max-complexity)", nonNegative(func(c *Config) *int { return &c.RateLimitCompanyBurst })},
+		{"rate-limit-ip", "LAATU_RATE_LIMIT_IP", "20000", "operation cost per second one client address may spend, logged in or not (0: no limit)", nonNegative(func(c *Config) *int { return &c.RateLimitIP })},
+		{"rate-limit-ip-burst", "LAATU_RATE_LIMIT_IP_BURST", "400000", "operation cost one client address may spend at once (at least --max-complexity)", nonNegative(func(c *Config) *int { return &c.RateLimitIPBurst })},
+		{"redis-url", "LAATU_REDIS_URL", "", "Redis (redis://host:port/db) where every instance keeps the rate limits' buckets, so that they are shared (empty: each instance its own, in memory)", str(func(c *Config) *string { return &c.RedisURL })},
 		{"db-statement-timeout", "LAATU_DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
 		{"db-lock-timeout", "LAATU_DB_LOCK_TIMEOUT", "5s", "PostgreSQL lock_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBLockTimeout })},
 		{"db-idle-in-transaction-timeout", "LAATU_DB_IDLE_IN_TRANSACTION_TIMEOUT", "30s", "PostgreSQL idle_in_transaction_session_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBIdleInTransactionTimeout })},
@@ -248,6 +271,20 @@ func (c *Config) validate() error {
 		c.DBStatementTimeout < 0 || c.DBLockTimeout < 0 || c.DBIdleInTransactionTimeout < 0 {
 		problems = append(problems, errors.New("limits must be positive (max-body-bytes at least 1024, max-tokens at least 100)"))
 	}
+	for _, r := range []struct {
+		name        string
+		rate, burst int
+	}{{"user", c.RateLimitUser, c.RateLimitUserBurst}, {"company", c.RateLimitCompany, c.RateLimitCompanyBurst}, {"ip", c.RateLimitIP, c.RateLimitIPBurst}} {
+		if r.rate > 0 && r.burst < c.MaxComplexity {
+			problems = append(problems, fmt.Errorf("--rate-limit-%s-burst (%d) must be at least --max-complexity (%d), or the costliest accepted query could never run", r.name, r.burst, c.MaxComplexity))
+		}
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		problems = append(problems, errors.New("--redis-url must be a redis://, rediss:// or unix:// URL"))
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+		problems = append(problems, errors.New("--admin-addr must differ from --addr: metrics and profiles are never served on the public port"))
+	}
 	if c.AdminDatabaseURL != "" && c.DatabaseURL == "" {
 		problems = append(problems, errors.New("DATABASE_ADMIN_URL is set but DATABASE_URL is not: set both for PostgreSQL, neither for the embedded store"))
 	}
@@ -295,6 +332,21 @@ func positive(field func(*Config) *int) value {
 		}
 		if n < 1 {
 			return fmt.Errorf("must be at least 1, got %d", n)
+		}
+		*field(c) = n
+		return nil
+	}}
+}
+
+// nonNegative is intv for limits where zero means none.
+func nonNegative(field func(*Config) *int) value {
+	return value{KindInt, func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		if n < 0 {
+			return fmt.Errorf("must be 0 (no limit) or more, got %d", n)
 		}
 		*field(c) = n
 		return nil

@@ -78,3 +78,26 @@ func TestSubscriptionSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitSettings: limits default on, 0 turns one off, and a burst below the costliest
+// accepted query is refused with a message naming both flags.
+func TestRateLimitSettings(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, _, err := Load("t", nil, none, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RateLimitUser <= 0 || cfg.RateLimitUserBurst < cfg.MaxComplexity || cfg.AdminAddr != "127.0.0.1:9090" {
+		t.Errorf("defaults: user %d/%d, admin %q", cfg.RateLimitUser, cfg.RateLimitUserBurst, cfg.AdminAddr)
+	}
+	if cfg, _, err := Load("t", []string{"--rate-limit-ip", "0", "--rate-limit-ip-burst", "0", "--admin-addr", "off"}, none, io.Discard); err != nil || cfg.RateLimitIP != 0 || cfg.AdminAddr != "" {
+		t.Errorf("0 and off: %v %+v", err, cfg)
+	}
+	_, _, err = Load("t", []string{"--rate-limit-user-burst", "100"}, none, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--rate-limit-user-burst") || !strings.Contains(err.Error(), "--max-complexity") {
+		t.Errorf("a burst below max-complexity: %v", err)
+	}
+	if _, _, err := Load("t", []string{"--rate-limit-company", "-1"}, none, io.Discard); err == nil {
+		t.Error("a negative rate must be refused")
+	}
+}

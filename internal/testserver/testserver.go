@@ -32,8 +32,10 @@ type Server struct {
 	App    *app.App
 	Config config.Config
 	URL    string
-	Demo   seed.Result
-	tokens map[string]string
+	// AdminURL is the admin listener's (metrics, profiles), a listener apart as in the binary.
+	AdminURL string
+	Demo     seed.Result
+	tokens   map[string]string
 }
 
 // Option adjusts the configuration before the server is built.
@@ -81,7 +83,9 @@ func NewWith(t testing.TB, db *testdb.DB, appOpts []app.Option, opts ...Option) 
 		t.Fatalf("seed: %v", err)
 	}
 	hs := httptest.NewServer(a.Handler)
+	admin := httptest.NewServer(a.Admin)
 	t.Cleanup(func() {
+		admin.Close()
 		// Subscriptions first, as the binary does: httptest's Close would wait for SSE streams.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -93,7 +97,7 @@ func NewWith(t testing.TB, db *testdb.DB, appOpts []app.Option, opts ...Option) 
 			t.Errorf("close app: %v", err)
 		}
 	})
-	return &Server{DB: db, App: a, Config: cfg, URL: hs.URL, Demo: demo, tokens: map[string]string{}}
+	return &Server{DB: db, App: a, Config: cfg, URL: hs.URL, AdminURL: admin.URL, Demo: demo, tokens: map[string]string{}}
 }
 
 // Response is a GraphQL response.
