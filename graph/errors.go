@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -71,7 +72,8 @@ func ErrorPresenter(ctx context.Context, err error) *gqlerror.Error {
 			gqlErr.Extensions["field"] = e.Field
 		}
 		if e.RetryAfter > 0 {
-			gqlErr.Extensions["retryAfterSeconds"] = int(e.RetryAfter.Seconds() + 0.999)
+			// Whole seconds, rounded up and at least 1, as the Retry-After header says.
+			gqlErr.Extensions["retryAfterSeconds"] = max(1, int(math.Ceil(e.RetryAfter.Seconds())))
 		}
 		return gqlErr
 	}

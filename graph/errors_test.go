@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -52,5 +53,19 @@ func TestPresenterUnavailable(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "internal error") {
 		t.Errorf("a client that hung up was logged as an internal error: %s", log.String())
+	}
+}
+
+// TestPresenterRetryAfterWholeSeconds: retryAfterSeconds is the wait rounded up to whole
+// seconds and at least 1, like the Retry-After header, even for a wait of a millisecond.
+func TestPresenterRetryAfterWholeSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		wait time.Duration
+		want int
+	}{{time.Millisecond, 1}, {500 * time.Microsecond, 1}, {time.Second, 1}, {1001 * time.Millisecond, 2}, {90 * time.Second, 90}} {
+		e := ErrorPresenter(context.Background(), &errs.Error{Kind: errs.RateLimited, Message: "slow down", RetryAfter: tc.wait})
+		if got := e.Extensions["retryAfterSeconds"]; got != tc.want {
+			t.Errorf("wait %s: retryAfterSeconds %v, want %d", tc.wait, got, tc.want)
+		}
 	}
 }

@@ -400,9 +400,15 @@ func startLaatu(o runOpts, name, dbURL, adminURL, dataDir string) (*proc, string
 	if err != nil {
 		return nil, "", err
 	}
+	// The load is one member of one company, as fast as it is answered: the rate limits and the
+	// per-company cap on operations in flight, which protect a server shared by many users and
+	// companies (PostGraphile has neither), would refuse most of it. The bench measures the
+	// read, so it turns them off and lifts the caps above its highest concurrency. Several
+	// instances run at once: the default admin port would collide.
 	args := []string{"serve", "--mode", "prod", "--addr", fmt.Sprintf("127.0.0.1:%d", port),
 		"--audit-log", filepath.Join(o.dir, name+"-audit.jsonl"), "--log-level", "warn",
-		"--admin-addr", "off"} // several instances: the default admin port would collide
+		"--admin-addr", "off", "--rate-limit-user", "0", "--rate-limit-company", "0", "--rate-limit-ip", "0",
+		"--max-in-flight", "256", "--max-in-flight-per-company", "256"}
 	if dbURL != "" {
 		args = append(args, "--database-url", dbURL, "--admin-database-url", adminURL)
 	} else {
