@@ -340,7 +340,7 @@ type ComplexityRoot struct {
 		AuditEvents  func(childComplexity int, filter *model.AuditEventFilter, first *int, after *string) int
 		AuditTrail   func(childComplexity int, objectID string, first *int, after *string) int
 		Document     func(childComplexity int, id string) int
-		Documents    func(childComplexity int, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string) int
+		Documents    func(childComplexity int, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string, last *int, before *string) int
 		Folder       func(childComplexity int, id string) int
 		Folders      func(childComplexity int, filter *model.FolderFilter, sort *storage.FolderSort, first *int, after *string) int
 		Grants       func(childComplexity int, objectID string) int
@@ -531,7 +531,7 @@ type QueryResolver interface {
 	AuditTrail(ctx context.Context, objectID string, first *int, after *string) (*model.AuditEventConnection, error)
 	Sessions(ctx context.Context) ([]*storage.Session, error)
 	Members(ctx context.Context, first *int, after *string) (*model.MembershipConnection, error)
-	Documents(ctx context.Context, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string) (*model.DocumentConnection, error)
+	Documents(ctx context.Context, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string, last *int, before *string) (*model.DocumentConnection, error)
 	Document(ctx context.Context, id string) (*storage.Document, error)
 	Templates(ctx context.Context, first *int, after *string) (*model.DocumentTemplateConnection, error)
 	Folders(ctx context.Context, filter *model.FolderFilter, sort *storage.FolderSort, first *int, after *string) (*model.FolderConnection, error)
@@ -1942,7 +1942,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Documents(childComplexity, args["filter"].(*model.DocumentFilter), args["sort"].(*storage.DocumentSort), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Documents(childComplexity, args["filter"].(*model.DocumentFilter), args["sort"].(*storage.DocumentSort), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.folder":
 		if e.ComplexityRoot.Query.Folder == nil {
 			break
@@ -3030,6 +3030,10 @@ extend type Query {
     "The order." sort: DocumentSort = UPDATED_AT_DESC
     "At most 100." first: Int
     "A cursor from a previous page." after: String
+    "Page backward: the last this many (at most 100) before ` + "`" + `before` + "`" + `, in the list's order. Not with first/after."
+    last: Int
+    "A cursor (a page's startCursor) to page backward from; without it, ` + "`" + `last` + "`" + ` takes the end of the list."
+    before: String
   ): DocumentConnection! @auth
   "One document, by id; null with NOT_FOUND when the caller may not view it."
   document("The document's id." id: ID!): Document @shared(level: VIEW, document: "id")
@@ -3293,7 +3297,7 @@ interface Node {
 type PageInfo {
   "Whether more items follow this page."
   hasNextPage: Boolean!
-  "Always false: lists are paged forward only, with ` + "`" + `first` + "`" + ` and ` + "`" + `after` + "`" + `."
+  "Whether items come before this page: set on a page read backward with ` + "`" + `last` + "`" + ` and ` + "`" + `before` + "`" + ` (lists that offer them); false on a page read forward."
   hasPreviousPage: Boolean!
   "The cursor of the first item of this page."
   startCursor: String
@@ -5201,6 +5205,22 @@ func (ec *executionContext) field_Query_documents_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -11936,7 +11956,7 @@ func (ec *executionContext) _Query_documents(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Documents(ctx, fc.Args["filter"].(*model.DocumentFilter), fc.Args["sort"].(*storage.DocumentSort), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Documents(ctx, fc.Args["filter"].(*model.DocumentFilter), fc.Args["sort"].(*storage.DocumentSort), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next

@@ -108,8 +108,8 @@ func (r *mutationResolver) RestoreFolder(ctx context.Context, id string, version
 	return r.Store.RestoreFolder(ctx, id, version)
 }
 
-func (r *queryResolver) Documents(ctx context.Context, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string) (*model.DocumentConnection, error) {
-	pg, err := storage.NewPageArgs(first, after)
+func (r *queryResolver) Documents(ctx context.Context, filter *model.DocumentFilter, sort *storage.DocumentSort, first *int, after *string, last *int, before *string) (*model.DocumentConnection, error) {
+	pg, err := storage.NewBackwardPageArgs(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func page[T any, E any](p *storage.Page[T], edge func(cursor string, node T) E) 
 	for i, it := range p.Items {
 		edges[i] = edge(p.Cursors[i], it)
 	}
-	info := &model.PageInfo{HasNextPage: p.HasNext}
+	info := &model.PageInfo{HasNextPage: p.HasNext, HasPreviousPage: p.HasPrev}
 	if n := len(p.Cursors); n > 0 {
 		info.StartCursor, info.EndCursor = &p.Cursors[0], &p.Cursors[n-1]
 	}

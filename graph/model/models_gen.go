@@ -184,7 +184,7 @@ type Mutation struct {
 type PageInfo struct {
 	// Whether more items follow this page.
 	HasNextPage bool `json:"hasNextPage"`
-	// Always false: lists are paged forward only, with `first` and `after`.
+	// Whether items come before this page: set on a page read backward with `last` and `before` (lists that offer them); false on a page read forward.
 	HasPreviousPage bool `json:"hasPreviousPage"`
 	// The cursor of the first item of this page.
 	StartCursor *string `json:"startCursor,omitempty"`

@@ -14,10 +14,41 @@ const MaxPageSize = 100
 // DefaultPageSize is the page size when a client sends no `first`.
 const DefaultPageSize = 20
 
-// PageArgs is a request for one page of a list: up to First items after the After cursor.
+// PageArgs is a request for one page of a list: up to First items after the After cursor, or,
+// paging backward (Backward, only where a list offers last/before), the Last items before the
+// Before cursor, still in the list's order.
 type PageArgs struct {
 	First int
 	After string
+
+	Backward bool
+	Last     int
+	Before   string
+}
+
+// NewBackwardPageArgs validates a client's first/after or last/before: one direction at a
+// time.
+func NewBackwardPageArgs(first *int, after *string, last *int, before *string) (PageArgs, error) {
+	if last == nil && before == nil {
+		return NewPageArgs(first, after)
+	}
+	if first != nil || after != nil {
+		return PageArgs{}, errs.Invalid("last", "page forward with first and after, or backward with last and before, not both")
+	}
+	p := PageArgs{Backward: true, Last: DefaultPageSize}
+	if last != nil {
+		if *last < 0 || *last > MaxPageSize {
+			return p, errs.Invalid("last", "last must be between 0 and %d", MaxPageSize)
+		}
+		p.Last = *last
+	}
+	if before != nil {
+		if _, err := decodeCursor(*before); err != nil {
+			return p, err
+		}
+		p.Before = *before
+	}
+	return p, nil
 }
 
 // NewPageArgs validates a client's first/after.
@@ -42,6 +73,8 @@ func NewPageArgs(first *int, after *string) (PageArgs, error) {
 type Page[T any] struct {
 	Items   []T
 	HasNext bool
+	// HasPrev is set on a backward page that has items before it.
+	HasPrev bool
 	// Cursors[i] is the cursor of Items[i].
 	Cursors []string
 	Total   func() (int, error)

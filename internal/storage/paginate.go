@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -67,21 +68,26 @@ func (sp sortSpec[T]) after(q scoped, idCol, after string) (scoped, error) {
 	return q.Where("("+sp.col+" "+op+" ? OR ("+sp.col+" = ? AND "+idCol+" "+op+" ?))", c.arg(k), c.arg(k), c.arg(cur.ID)), nil
 }
 
-// paginate reads one page of tt, filtered by filter and sorted by spec, with a lazy total.
+// paginate reads one page of tt, filtered by filter and sorted by spec, with a lazy total. A
+// backward page is read in the reverse order from its cursor, and turned around.
 func paginate[T keyed](ctx context.Context, s *Store, tt tenantTable, spec sortSpec[T], page PageArgs,
 	filter func(c *conn, q scoped) scoped) (*Page[T], error) {
 	idCol := tt.idColumn()
+	read, from, size := spec, page.After, page.First
+	if page.Backward {
+		read.desc, from, size = !spec.desc, page.Before, page.Last
+	}
 	var rows []T
 	err := s.read(ctx, func(c *conn) error {
 		pc := c.preparing()
 		if pc != nil {
 			c = pc
 		}
-		q, err := spec.after(filter(c, c.from(tt, &rows)), idCol, page.After)
+		q, err := read.after(filter(c, c.from(tt, &rows)), idCol, from)
 		if err != nil {
 			return err
 		}
-		q = q.OrderExpr(spec.order(idCol)).Limit(page.First + 1)
+		q = q.OrderExpr(read.order(idCol)).Limit(size + 1)
 		if pc != nil {
 			return pc.scanPrepared(ctx, q.q, &rows)
 		}
@@ -91,8 +97,13 @@ func paginate[T keyed](ctx context.Context, s *Store, tt tenantTable, spec sortS
 		return nil, fmt.Errorf("list %s: %w", tt.name, err)
 	}
 	p := &Page[T]{Items: rows}
-	if len(rows) > page.First {
-		p.Items, p.HasNext = rows[:page.First], true
+	if len(rows) > size {
+		p.Items, p.HasNext = rows[:size], true
+	}
+	if page.Backward {
+		// What lies beyond the page is before it; after it lies at least the cursor's item.
+		p.HasPrev, p.HasNext = p.HasNext, page.Before != ""
+		slices.Reverse(p.Items)
 	}
 	for _, r := range p.Items {
 		p.Cursors = append(p.Cursors, encodeCursor(spec.key(r), r.pk()))
