@@ -19,6 +19,7 @@ import (
 	"github.com/laatu/laatu/internal/auth/password"
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/httpx"
 	"github.com/laatu/laatu/internal/mail"
 	"github.com/laatu/laatu/internal/seed"
 	"github.com/laatu/laatu/internal/storage"
@@ -178,7 +179,7 @@ func listen(cfg config.Config, log zerolog.Logger, h http.Handler) (*http.Server
 		return nil, nil, fmt.Errorf("listen on --addr %s: %w", cfg.Addr, err)
 	}
 	if cfg.TLS() {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = httpx.ServerTLSConfig(cert) // Mozilla's intermediate profile
 	}
 	return srv, l, nil
 }
