@@ -285,7 +285,10 @@ func shutdown(a *app.App, srv *http.Server, log zerolog.Logger) error {
 func mailTransport(cfg config.Config, log zerolog.Logger) mail.Transport {
 	switch {
 	case cfg.SMTPAddr != "":
-		return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPass}
+		if cfg.SMTPTLS != mail.TLSRequired {
+			log.Warn().Str("smtp_tls", cfg.SMTPTLS).Msg("--smtp-tls is not required: mail, with its invitation and reset links, may cross the network in plain text")
+		}
+		return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPass, TLS: cfg.SMTPTLS}
 	case cfg.Mode == config.Dev:
 		return mail.Log{Logger: log}
 	}

@@ -106,6 +106,7 @@ type Config struct {
 	SMTPFrom string
 	SMTPUser string
 	SMTPPass string
+	SMTPTLS  string
 }
 
 // Setting describes one configuration value for flags, the environment and the README.
@@ -210,6 +211,14 @@ func Settings() []Setting {
 		{"smtp-from", "LAATU_SMTP_FROM", "Laatu <no-reply@laatu.test>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.SMTPFrom })},
 		{"smtp-user", "LAATU_SMTP_USER", "", "SMTP user name", str(func(c *Config) *string { return &c.SMTPUser })},
 		{"smtp-password", "LAATU_SMTP_PASSWORD", "", "SMTP password (prefer the variable to the flag)", str(func(c *Config) *string { return &c.SMTPPass })},
+		{"smtp-tls", "LAATU_SMTP_TLS", "required", "STARTTLS to the SMTP server: required (no mail in plain text; the certificate is verified for the host of --smtp-addr), starttls-if-offered, or off (a relay on the same host)", value{KindString, func(c *Config, v string) error {
+			switch v {
+			case "required", "starttls-if-offered", "off":
+				c.SMTPTLS = v
+				return nil
+			}
+			return fmt.Errorf("must be required, starttls-if-offered or off, got %q", v)
+		}}},
 	}
 }
 
