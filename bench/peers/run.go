@@ -404,15 +404,19 @@ func startLaatu(o runOpts, name, dbURL, adminURL, dataDir string) (*proc, string
 	// per-company cap on operations in flight, which protect a server shared by many users and
 	// companies (PostGraphile has neither), would refuse most of it. The bench measures the
 	// read, so it turns them off and lifts the caps above its highest concurrency. Several
-	// instances run at once: the default admin port would collide.
+	// instances run at once: the default admin port would collide. Prod refuses plain HTTP
+	// unless a proxy terminates TLS; the bench's loopback client plays that proxy (PostGraphile
+	// is measured over plain HTTP too).
 	args := []string{"serve", "--mode", "prod", "--addr", fmt.Sprintf("127.0.0.1:%d", port),
+		"--tls-terminated-by-proxy", "--trusted-proxies", "127.0.0.1/32",
 		"--audit-log", filepath.Join(o.dir, name+"-audit.jsonl"), "--log-level", "warn",
 		"--admin-addr", "off", "--rate-limit-user", "0", "--rate-limit-company", "0", "--rate-limit-ip", "0",
 		"--max-in-flight", "256", "--max-in-flight-per-company", "256"}
 	if dbURL != "" {
 		args = append(args, "--database-url", dbURL, "--admin-database-url", adminURL)
 	} else {
-		args = append(args, "--data-dir", dataDir)
+		// The scale mode's SQLite cells: prod refuses the embedded store unless allowed.
+		args = append(args, "--data-dir", dataDir, "--allow-embedded-store")
 	}
 	p, err := start(name, o.dir, nil, o.laatuBin, args...)
 	return p, fmt.Sprintf("http://127.0.0.1:%d/graphql", port), err

@@ -505,7 +505,7 @@ func httpHandler(cfg config.Config, log zerolog.Logger, store *storage.Store, gq
 		httpx.WriteJSONError(w, http.StatusNotFound, errs.NotFound, "no such endpoint; the API is at /graphql")
 	})
 	return httpx.Chain(mux,
-		httpx.SecurityHeaders(httpx.SecurityOptions{HSTS: cfg.TLS(), FrameablePaths: []string{"/"}}),
+		httpx.SecurityHeaders(httpx.SecurityOptions{HSTS: cfg.HTTPS(), FrameablePaths: []string{"/"}}),
 		httpx.Identify(proxies),
 		httpx.AccessLog(log),
 		httpx.Recover,

@@ -153,6 +153,8 @@ func TestServeRefusesClearly(t *testing.T) {
 		{"admin on the public port", []string{"--addr", "127.0.0.1:8999", "--admin-addr", "127.0.0.1:8999"}, nil, "--admin-addr must differ from --addr"},
 		{"no TLS key file", []string{"--addr", "127.0.0.1:0", "--tls-cert", filepath.Join(dir, "none.pem"), "--tls-key", filepath.Join(dir, "none.key")}, nil, "--tls-cert"},
 		{"embedded store in prod", []string{"--mode", "prod"}, nil, "--allow-embedded-store"},
+		{"prod without TLS", []string{"--mode", "prod", "--allow-embedded-store", "--addr", "127.0.0.1:0"}, nil, "prod mode without TLS"},
+		{"proxy's TLS without trusted proxies", []string{"--mode", "prod", "--allow-embedded-store", "--addr", "127.0.0.1:0", "--tls-terminated-by-proxy"}, nil, "--tls-terminated-by-proxy needs --trusted-proxies"},
 		{"no owner to migrate", nil, map[string]string{"DATABASE_URL": "postgres://laatu_app@127.0.0.1:1/laatu"}, "DATABASE_ADMIN_URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

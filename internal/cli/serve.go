@@ -9,6 +9,7 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/laatu/laatu/internal/auth/password"
 	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/database"
+	"github.com/laatu/laatu/internal/httpx"
 	"github.com/laatu/laatu/internal/mail"
 	"github.com/laatu/laatu/internal/seed"
 	"github.com/laatu/laatu/internal/storage"
@@ -49,6 +51,10 @@ func (e *env) serve(ctx context.Context, cmd *cli.Command) error {
 	if err := embeddedInProd(cfg, log); err != nil {
 		return err
 	}
+	if err := plainInProd(cfg); err != nil {
+		return err
+	}
+	warnDatabaseTLS(cfg, e.getenv, log)
 	if e.getenv("GOGC") == "" {
 		// A read allocates in proportion to what it returns while the live heap stays small
 		// (tens of MiB), so Go's default (collect when the heap doubles) collects very often:
@@ -152,6 +158,59 @@ func embeddedInProd(cfg config.Config, log zerolog.Logger) error {
 	return nil
 }
 
+// plainInProd refuses to serve prod over plain HTTP: sessions and passwords would cross the
+// network in clear. Plain HTTP is served in prod only behind a proxy that terminates TLS,
+// which must then be trusted for the client's address (--trusted-proxies, checked by config).
+func plainInProd(cfg config.Config) error {
+	if cfg.Mode != config.Prod || cfg.HTTPS() {
+		return nil
+	}
+	return errors.New("prod mode without TLS: sessions and passwords would cross the network in plain text; " +
+		"pass --tls-cert and --tls-key, or --tls-terminated-by-proxy with --trusted-proxies when a proxy serves HTTPS in front of Laatu")
+}
+
+// warnDatabaseTLS warns, in prod, when a PostgreSQL connection may be read or redirected on
+// the way: sslmode verify-full is the only mode that both encrypts and checks the server's
+// name against a trusted CA. It never refuses: a database on the same host or a private link
+// may be a deliberate choice.
+func warnDatabaseTLS(cfg config.Config, getenv func(string) string, log zerolog.Logger) {
+	if cfg.Mode != config.Prod {
+		return
+	}
+	for _, c := range []struct{ name, url string }{{"DATABASE_URL", cfg.DatabaseURL}, {"DATABASE_ADMIN_URL", cfg.AdminDatabaseURL}} {
+		if c.url == "" {
+			continue
+		}
+		mode := sslMode(c.url, getenv)
+		switch mode {
+		case "verify-full":
+		case "disable", "allow", "prefer":
+			log.Warn().Str("sslmode", mode).Msgf("%s: the connection to PostgreSQL may be in plain text; use sslmode=verify-full with sslrootcert (the CA of the server's certificate)", c.name)
+		default: // require, verify-ca, and lib/pq's default (require)
+			log.Warn().Str("sslmode", mode).Msgf("%s: the connection to PostgreSQL is encrypted but the server's name is not verified; use sslmode=verify-full with sslrootcert (the CA of the server's certificate)", c.name)
+		}
+	}
+}
+
+// sslMode is the sslmode lib/pq uses for the URL: the URL's own, else verify-full for
+// sslrootcert=system, else PGSSLMODE, else lib/pq's default, require.
+func sslMode(raw string, getenv func(string) string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "unknown"
+	}
+	q := u.Query()
+	switch {
+	case q.Get("sslmode") != "":
+		return q.Get("sslmode")
+	case q.Get("sslrootcert") == "system":
+		return "verify-full"
+	case getenv("PGSSLMODE") != "":
+		return getenv("PGSSLMODE")
+	}
+	return "require"
+}
+
 // listen binds the address (and loads the TLS pair) before anything says the server runs.
 func listen(cfg config.Config, log zerolog.Logger, h http.Handler) (*http.Server, net.Listener, error) {
 	srv := &http.Server{
@@ -178,7 +237,7 @@ func listen(cfg config.Config, log zerolog.Logger, h http.Handler) (*http.Server
 		return nil, nil, fmt.Errorf("listen on --addr %s: %w", cfg.Addr, err)
 	}
 	if cfg.TLS() {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = httpx.ServerTLSConfig(cert) // Mozilla's intermediate profile
 	}
 	return srv, l, nil
 }
@@ -226,7 +285,10 @@ func shutdown(a *app.App, srv *http.Server, log zerolog.Logger) error {
 func mailTransport(cfg config.Config, log zerolog.Logger) mail.Transport {
 	switch {
 	case cfg.SMTPAddr != "":
-		return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPass}
+		if cfg.SMTPTLS != mail.TLSRequired {
+			log.Warn().Str("smtp_tls", cfg.SMTPTLS).Msg("--smtp-tls is not required: mail, with its invitation and reset links, may cross the network in plain text")
+		}
+		return mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, User: cfg.SMTPUser, Password: cfg.SMTPPass, TLS: cfg.SMTPTLS}
 	case cfg.Mode == config.Dev:
 		return mail.Log{Logger: log}
 	}

@@ -94,6 +94,28 @@ func TestServeTLS(t *testing.T) {
 		t.Errorf("TLS state %+v", res.TLS)
 	}
 
+	// The listener speaks Mozilla's intermediate profile only (httpx.ServerTLSConfig): an
+	// ECDHE-AEAD suite of TLS 1.2 and TLS 1.3 are accepted; CBC and TLS 1.1 are refused.
+	for _, c := range []struct {
+		name   string
+		cfg    *tls.Config
+		accept bool
+	}{
+		{"ECDHE-ECDSA-AES128-GCM-SHA256", &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}, true},
+		{"TLS 1.3", &tls.Config{MinVersion: tls.VersionTLS13}, true},
+		{"ECDHE-ECDSA-AES128-CBC-SHA", &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}}, false},
+		{"TLS 1.1", &tls.Config{MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS11}, false},
+	} {
+		c.cfg.RootCAs, c.cfg.ServerName = pool, "localhost"
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 30 * time.Second}, "tcp", addr, c.cfg)
+		if err == nil {
+			conn.Close()
+		}
+		if (err == nil) != c.accept {
+			t.Errorf("handshake with %s: %v, want accepted %v", c.name, err, c.accept)
+		}
+	}
+
 	// Plain HTTP on the TLS port gets nothing of the API.
 	if res, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+addr+"/graphql", "application/json", strings.NewReader(body)); err == nil {
 		b, _ := io.ReadAll(res.Body)
@@ -135,6 +157,69 @@ func TestServeTLS(t *testing.T) {
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestServeProdBehindProxy: in prod, plain HTTP is served only with --tls-terminated-by-proxy
+// (and trusted proxies, see TestServeRefusesClearly), and it still sends HSTS: the clients
+// reach the proxy over HTTPS.
+func TestServeProdBehindProxy(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--mode", "prod", "--allow-embedded-store", "--addr", addr, "--data-dir", dir,
+			"--tls-terminated-by-proxy", "--trusted-proxies", "127.0.0.1/32",
+			"--audit-log", "off", "--log-level", "error", "--admin-addr", "off"},
+			func(string) string { return "" }, stdout, stderr)
+	}()
+	waitReady(t, "http://"+addr, done, stderr)
+	res, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if hsts := res.Header.Get("Strict-Transport-Security"); hsts != "max-age=63072000; includeSubDomains" {
+		t.Errorf("HSTS behind a TLS-terminating proxy: %q", hsts)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
+// TestServeWarnsOfDatabaseTLS: in prod, a PostgreSQL URL whose sslmode is not verify-full is
+// warned of at start, before the connection is tried (here it cannot be: nothing listens on
+// port 1); verify-full is not.
+func TestServeWarnsOfDatabaseTLS(t *testing.T) {
+	for _, c := range []struct {
+		query, env, want string
+	}{
+		{"?sslmode=disable", "", "may be in plain text"},
+		{"?sslmode=prefer", "", "may be in plain text"},
+		{"?sslmode=require", "", "is not verified"},
+		{"", "", "is not verified"}, // lib/pq's default is require
+		{"", "disable", "may be in plain text"},
+		{"?sslmode=verify-ca", "", "is not verified"},
+		{"?sslmode=verify-full", "", ""},
+		{"?sslrootcert=system", "", ""},
+	} {
+		t.Run(c.query+" PGSSLMODE="+c.env, func(t *testing.T) {
+			url := "postgres://laatu_app@127.0.0.1:1/laatu" + c.query
+			env := map[string]string{"DATABASE_URL": url, "DATABASE_ADMIN_URL": url, "PGSSLMODE": c.env}
+			code, out, errOut := laatu(t, env, "serve", "--mode", "prod", "--addr", "127.0.0.1:0", "--auto-migrate=false",
+				"--tls-terminated-by-proxy", "--trusted-proxies", "127.0.0.1/32", "--audit-log", "off", "--log-level", "warn", "--admin-addr", "off")
+			if code != 1 {
+				t.Fatalf("exit %d with no database:\n%s%s", code, out, errOut)
+			}
+			warned := strings.Contains(errOut, "DATABASE_URL: the connection to PostgreSQL")
+			if c.want == "" && warned || c.want != "" && (!warned || !strings.Contains(errOut, c.want) || !strings.Contains(errOut, "sslmode=verify-full")) {
+				t.Errorf("want warning %q:\n%s", c.want, errOut)
+			}
+		})
 	}
 }
 

@@ -31,15 +31,18 @@ type Config struct {
 	Mode Mode
 	Addr string
 	// AdminAddr is where /metrics and /debug/pprof/ are served, apart from the API (empty: not at all).
-	AdminAddr  string
-	DataDir    string
-	BaseURL    string
-	TLSCert    string
-	TLSKey     string
-	LogLevel   string
-	LogFormat  string
-	AuditLog   string
-	Playground bool
+	AdminAddr string
+	DataDir   string
+	BaseURL   string
+	TLSCert   string
+	TLSKey    string
+	// TLSTerminatedByProxy says a proxy in TrustedProxies terminates TLS in front of the
+	// server: prod serves plain HTTP only then, and still sends HSTS.
+	TLSTerminatedByProxy bool
+	LogLevel             string
+	LogFormat            string
+	AuditLog             string
+	Playground           bool
 
 	// DatabaseURL is the server's connection; empty means the embedded SQLite file in DataDir.
 	DatabaseURL string
@@ -103,6 +106,7 @@ type Config struct {
 	SMTPFrom string
 	SMTPUser string
 	SMTPPass string
+	SMTPTLS  string
 }
 
 // Setting describes one configuration value for flags, the environment and the README.
@@ -159,6 +163,7 @@ func Settings() []Setting {
 		{"base-url", "LAATU_BASE_URL", "http://localhost:8080", "public URL used in links sent by mail (never taken from the request)", str(func(c *Config) *string { return &c.BaseURL })},
 		{"tls-cert", "LAATU_TLS_CERT", "", "TLS certificate file; with tls-key, serve HTTPS only", str(func(c *Config) *string { return &c.TLSCert })},
 		{"tls-key", "LAATU_TLS_KEY", "", "TLS private key file", str(func(c *Config) *string { return &c.TLSKey })},
+		{"tls-terminated-by-proxy", "LAATU_TLS_TERMINATED_BY_PROXY", "false", "clients reach the server over HTTPS through a proxy that terminates TLS (one of --trusted-proxies): prod serves plain HTTP then, instead of refusing to start without --tls-cert", boolean(func(c *Config) *bool { return &c.TLSTerminatedByProxy })},
 		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / and allow introspection (default: on in dev, off in prod)", value{KindBool, func(c *Config, v string) error {
 			if v == "" {
 				c.Playground = c.Mode == Dev
@@ -206,6 +211,14 @@ func Settings() []Setting {
 		{"smtp-from", "LAATU_SMTP_FROM", "Laatu <no-reply@laatu.test>", "sender address of outgoing mail", str(func(c *Config) *string { return &c.SMTPFrom })},
 		{"smtp-user", "LAATU_SMTP_USER", "", "SMTP user name", str(func(c *Config) *string { return &c.SMTPUser })},
 		{"smtp-password", "LAATU_SMTP_PASSWORD", "", "SMTP password (prefer the variable to the flag)", str(func(c *Config) *string { return &c.SMTPPass })},
+		{"smtp-tls", "LAATU_SMTP_TLS", "required", "STARTTLS to the SMTP server: required (no mail in plain text; the certificate is verified for the host of --smtp-addr), starttls-if-offered, or off (a relay on the same host)", value{KindString, func(c *Config, v string) error {
+			switch v {
+			case "required", "starttls-if-offered", "off":
+				c.SMTPTLS = v
+				return nil
+			}
+			return fmt.Errorf("must be required, starttls-if-offered or off, got %q", v)
+		}}},
 	}
 }
 
@@ -256,6 +269,9 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		problems = append(problems, errors.New("--tls-cert and --tls-key go together"))
 	}
+	if c.TLSTerminatedByProxy && len(c.TrustedProxies) == 0 {
+		problems = append(problems, errors.New("--tls-terminated-by-proxy needs --trusted-proxies: the addresses of the proxy that terminates TLS"))
+	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		problems = append(problems, fmt.Errorf("--base-url must be an absolute http(s) URL, got %q", c.BaseURL))
 	}
@@ -299,6 +315,10 @@ func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "laatu.db
 
 // TLS reports whether the server serves HTTPS.
 func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+// HTTPS reports whether clients reach the server over HTTPS, served by it or by a proxy
+// that terminates TLS.
+func (c *Config) HTTPS() bool { return c.TLS() || c.TLSTerminatedByProxy }
 
 func str(field func(*Config) *string) value {
 	return value{KindString, func(c *Config, v string) error { *field(c) = v; return nil }}

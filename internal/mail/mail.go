@@ -5,7 +5,10 @@ package mail
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"net/smtp"
 	"strings"
 	"time"
@@ -23,17 +26,59 @@ type Transport interface {
 // SMTP delivers through an SMTP server with PLAIN authentication when a user is set.
 type SMTP struct {
 	Addr, From, User, Password string
+	// TLS is when STARTTLS is used: TLSRequired (also the zero value), TLSIfOffered or TLSOff.
+	TLS string
 }
 
+// The SMTP TLS policies (--smtp-tls).
+const (
+	// TLSRequired sends only over STARTTLS, verifying the server's certificate for its name;
+	// a server that does not offer STARTTLS gets no mail.
+	TLSRequired = "required"
+	// TLSIfOffered uses STARTTLS when the server offers it, else sends in plain text.
+	TLSIfOffered = "starttls-if-offered"
+	// TLSOff never uses STARTTLS: for a relay on the same host only.
+	TLSOff = "off"
+)
+
+// ErrNoSTARTTLS is returned when TLS is required and the server does not offer STARTTLS.
+var ErrNoSTARTTLS = errors.New("the SMTP server does not offer STARTTLS and --smtp-tls is required: mail is not sent in plain text")
+
 // Send delivers m.
-func (s SMTP) Send(_ context.Context, m *storage.OutboxEmail) error {
-	var a smtp.Auth
-	if s.User != "" {
-		host := s.Addr
-		if i := strings.LastIndexByte(host, ':'); i > 0 {
-			host = host[:i]
+func (s SMTP) Send(ctx context.Context, m *storage.OutboxEmail) error {
+	host := s.Addr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	conn, err := (&net.Dialer{Timeout: 30 * time.Second}).DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	} else {
+		conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	}
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("smtp: %w", err)
+	}
+	defer c.Close()
+	if s.TLS != TLSOff {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+				return fmt.Errorf("smtp STARTTLS: %w", err)
+			}
+		} else if s.TLS != TLSIfOffered {
+			return ErrNoSTARTTLS
 		}
-		a = smtp.PlainAuth("", s.User, s.Password, host)
+	}
+	if s.User != "" {
+		// net/smtp's PlainAuth itself refuses to send the password unencrypted, except to localhost.
+		if err := c.Auth(smtp.PlainAuth("", s.User, s.Password, host)); err != nil {
+			return fmt.Errorf("smtp auth: %w", err)
+		}
 	}
 	from := s.From
 	if i := strings.IndexByte(from, '<'); i >= 0 {
@@ -41,7 +86,23 @@ func (s SMTP) Send(_ context.Context, m *storage.OutboxEmail) error {
 	}
 	msg := "From: " + s.From + "\r\nTo: " + m.Recipient + "\r\nSubject: " + m.Subject +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(m.Body, "\n", "\r\n")
-	return smtp.SendMail(s.Addr, a, from, []string{m.Recipient}, []byte(msg))
+	if err := c.Mail(from); err != nil { // Mail and Rcpt refuse CR and LF (no header injection)
+		return fmt.Errorf("smtp: %w", err)
+	}
+	if err := c.Rcpt(m.Recipient); err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	return c.Quit()
 }
 
 // Log "delivers" by writing the mail to the log: dev mode only, so that a developer can follow
