@@ -79,6 +79,8 @@
     fetcher: fetcher,
     plugins: [explorer],
     defaultEditorToolsVisibility: true,
-    shouldPersistHeaders: false
+    shouldPersistHeaders: false,
+    // /#docs opens the page with the documentation explorer showing, for links from docs.
+    visiblePlugin: location.hash === "#docs" ? GraphiQL.React.DOC_EXPLORER_PLUGIN : undefined
   }));
 })();
