@@ -159,7 +159,7 @@ func Settings() []Setting {
 		{"base-url", "LAATU_BASE_URL", "http://localhost:8080", "public URL used in links sent by mail (never taken from the request)", str(func(c *Config) *string { return &c.BaseURL })},
 		{"tls-cert", "LAATU_TLS_CERT", "", "TLS certificate file; with tls-key, serve HTTPS only", str(func(c *Config) *string { return &c.TLSCert })},
 		{"tls-key", "LAATU_TLS_KEY", "", "TLS private key file", str(func(c *Config) *string { return &c.TLSKey })},
-		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / and allow introspection (default: on in dev, off in prod)", value{KindBool, func(c *Config, v string) error {
+		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / (embedded, works offline) and allow introspection (default: on in dev, off in prod)", value{KindBool, func(c *Config, v string) error {
 			if v == "" {
 				c.Playground = c.Mode == Dev
 				return nil
