@@ -73,6 +73,8 @@
     }).catch(function () {});
   });
 
+  // ?query=... fills the editor, for links from documentation.
+  var linked = new URLSearchParams(location.search).get("query");
   var explorer = GraphiQLPluginExplorer.explorerPlugin();
   var root = ReactDOM.createRoot($("graphiql"));
   root.render(React.createElement(GraphiQL, {
@@ -80,6 +82,7 @@
     plugins: [explorer],
     defaultEditorToolsVisibility: true,
     shouldPersistHeaders: false,
+    query: linked || undefined,
     // /#docs opens the page with the documentation explorer showing, for links from docs.
     visiblePlugin: location.hash === "#docs" ? GraphiQL.React.DOC_EXPLORER_PLUGIN : undefined
   }));
