@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/zerolog"
 	"github.com/uptrace/bun"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -31,6 +30,7 @@ import (
 	"github.com/laatu/laatu/internal/errs"
 	"github.com/laatu/laatu/internal/httpx"
 	"github.com/laatu/laatu/internal/metrics"
+	"github.com/laatu/laatu/internal/playground"
 	"github.com/laatu/laatu/internal/pubsub"
 	"github.com/laatu/laatu/internal/ratelimit"
 	"github.com/laatu/laatu/internal/storage"
@@ -499,7 +499,9 @@ func httpHandler(cfg config.Config, log zerolog.Logger, store *storage.Store, gq
 	mux.Handle("GET /healthz", httpx.Healthz())
 	mux.Handle("GET /readyz", httpx.Readyz(store.Ping))
 	if cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("Laatu", "/graphql"))
+		page := playground.Handler()
+		mux.Handle("GET /{$}", page)
+		mux.Handle("GET "+playground.AssetPrefix, page)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSONError(w, http.StatusNotFound, errs.NotFound, "no such endpoint; the API is at /graphql")

@@ -164,7 +164,7 @@ func Settings() []Setting {
 		{"tls-cert", "LAATU_TLS_CERT", "", "TLS certificate file; with tls-key, serve HTTPS only", str(func(c *Config) *string { return &c.TLSCert })},
 		{"tls-key", "LAATU_TLS_KEY", "", "TLS private key file", str(func(c *Config) *string { return &c.TLSKey })},
 		{"tls-terminated-by-proxy", "LAATU_TLS_TERMINATED_BY_PROXY", "false", "clients reach the server over HTTPS through a proxy that terminates TLS (one of --trusted-proxies): prod serves plain HTTP then, instead of refusing to start without --tls-cert", boolean(func(c *Config) *bool { return &c.TLSTerminatedByProxy })},
-		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / and allow introspection (default: on in dev, off in prod)", value{KindBool, func(c *Config, v string) error {
+		{"playground", "LAATU_PLAYGROUND", "", "serve GraphiQL at / (embedded, works offline) and allow introspection (default: on in dev, off in prod)", value{KindBool, func(c *Config, v string) error {
 			if v == "" {
 				c.Playground = c.Mode == Dev
 				return nil
@@ -197,9 +197,9 @@ func Settings() []Setting {
 		{"rate-limit-ip", "LAATU_RATE_LIMIT_IP", "20000", "operation cost per second one client address may spend, logged in or not (0: no limit)", nonNegative(func(c *Config) *int { return &c.RateLimitIP })},
 		{"rate-limit-ip-burst", "LAATU_RATE_LIMIT_IP_BURST", "400000", "operation cost one client address may spend at once (at least --max-complexity)", nonNegative(func(c *Config) *int { return &c.RateLimitIPBurst })},
 		{"redis-url", "LAATU_REDIS_URL", "", "Redis (redis://host:port/db) where every instance keeps the rate limits' buckets, so that they are shared (empty: each instance its own, in memory)", str(func(c *Config) *string { return &c.RedisURL })},
-		{"db-statement-timeout", "LAATU_DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
-		{"db-lock-timeout", "LAATU_DB_LOCK_TIMEOUT", "5s", "PostgreSQL lock_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBLockTimeout })},
-		{"db-idle-in-transaction-timeout", "LAATU_DB_IDLE_IN_TRANSACTION_TIMEOUT", "30s", "PostgreSQL idle_in_transaction_session_timeout of the server's connections (0: none)", duration(func(c *Config) *time.Duration { return &c.DBIdleInTransactionTimeout })},
+		{"db-statement-timeout", "LAATU_DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout of the server's connections (0: none)", nonNegativeDuration(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
+		{"db-lock-timeout", "LAATU_DB_LOCK_TIMEOUT", "5s", "PostgreSQL lock_timeout of the server's connections (0: none)", nonNegativeDuration(func(c *Config) *time.Duration { return &c.DBLockTimeout })},
+		{"db-idle-in-transaction-timeout", "LAATU_DB_IDLE_IN_TRANSACTION_TIMEOUT", "30s", "PostgreSQL idle_in_transaction_session_timeout of the server's connections (0: none)", nonNegativeDuration(func(c *Config) *time.Duration { return &c.DBIdleInTransactionTimeout })},
 		{"max-stream-conns-per-user", "LAATU_MAX_STREAM_CONNS_PER_USER", "50", "most live WebSocket and SSE connections of one user on one instance (more close with 4429)", positive(func(c *Config) *int { return &c.MaxStreamConnsPerUser })},
 		{"max-subscriptions-per-socket", "LAATU_MAX_SUBSCRIPTIONS_PER_SOCKET", "100", "most subscriptions at once on one WebSocket (more are refused with RATE_LIMITED)", positive(func(c *Config) *int { return &c.MaxSubscriptionsPerWS })},
 		{"stream-buffer", "LAATU_STREAM_BUFFER", "16", "events a subscription may fall behind before it ends with RATE_LIMITED", positive(func(c *Config) *int { return &c.StreamBuffer })},
@@ -283,8 +283,7 @@ func (c *Config) validate() error {
 			problems = append(problems, fmt.Errorf("--%s must be positive", d.name))
 		}
 	}
-	if c.MaxBodyBytes < 1024 || c.MaxDepth < 2 || c.MaxComplexity < 1 || c.MaxAliases < 1 || c.MaxTokens < 100 || c.MaxErrors < 1 || c.MaxHashing < 0 ||
-		c.DBStatementTimeout < 0 || c.DBLockTimeout < 0 || c.DBIdleInTransactionTimeout < 0 {
+	if c.MaxBodyBytes < 1024 || c.MaxDepth < 2 || c.MaxComplexity < 1 || c.MaxAliases < 1 || c.MaxTokens < 100 || c.MaxErrors < 1 || c.MaxHashing < 0 {
 		problems = append(problems, errors.New("limits must be positive (max-body-bytes at least 1024, max-tokens at least 100)"))
 	}
 	for _, r := range []struct {
@@ -389,6 +388,21 @@ func positiveDuration(field func(*Config) *time.Duration) value {
 		}
 		if d <= 0 {
 			return fmt.Errorf("must be positive, got %s", v)
+		}
+		*field(c) = d
+		return nil
+	}}
+}
+
+// nonNegativeDuration is duration for timeouts where zero means none.
+func nonNegativeDuration(field func(*Config) *time.Duration) value {
+	return value{KindDuration, func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d < 0 {
+			return fmt.Errorf("must be 0 (off) or more, got %s", v)
 		}
 		*field(c) = d
 		return nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestREADMETable keeps the README's configuration table in step with Settings.
@@ -99,5 +100,38 @@ func TestRateLimitSettings(t *testing.T) {
 	}
 	if _, _, err := Load("t", []string{"--rate-limit-company", "-1"}, none, io.Discard); err == nil {
 		t.Error("a negative rate must be refused")
+	}
+}
+
+// TestDatabaseTimeoutSettings: the PostgreSQL session timeouts default below the request
+// deadline, 0 switches one off, and a negative or unitless value is refused by name.
+func TestDatabaseTimeoutSettings(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, _, err := Load("t", nil, none, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DBStatementTimeout != 10*time.Second || cfg.DBLockTimeout != 5*time.Second || cfg.DBIdleInTransactionTimeout != 30*time.Second {
+		t.Errorf("defaults: %v %v %v", cfg.DBStatementTimeout, cfg.DBLockTimeout, cfg.DBIdleInTransactionTimeout)
+	}
+	if cfg.DBStatementTimeout >= cfg.RequestTimeout || cfg.DBLockTimeout >= cfg.RequestTimeout {
+		t.Errorf("statement %v and lock %v timeouts must default below the request timeout %v", cfg.DBStatementTimeout, cfg.DBLockTimeout, cfg.RequestTimeout)
+	}
+	cfg, _, err = Load("t", []string{"--db-statement-timeout", "0", "--db-lock-timeout", "250ms"}, none, io.Discard)
+	if err != nil || cfg.DBStatementTimeout != 0 || cfg.DBLockTimeout != 250*time.Millisecond {
+		t.Errorf("0 and 250ms: %v %+v", err, cfg)
+	}
+	for _, bad := range [][]string{{"--db-statement-timeout", "-1s"}, {"--db-lock-timeout", "10"}, {"--db-idle-in-transaction-timeout", "soon"}} {
+		if _, _, err := Load("t", bad, none, io.Discard); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("%v: %v, want an error naming the flag", bad, err)
+		}
+	}
+	if _, _, err := Load("t", nil, func(k string) string {
+		if k == "LAATU_DB_LOCK_TIMEOUT" {
+			return "-5s"
+		}
+		return ""
+	}, io.Discard); err == nil || !strings.Contains(err.Error(), "db-lock-timeout") {
+		t.Errorf("a negative LAATU_DB_LOCK_TIMEOUT: %v", err)
 	}
 }

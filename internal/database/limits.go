@@ -29,7 +29,7 @@ func WithSessionLimits(dsn string, l SessionLimits) string {
 	q := u.Query()
 	set := func(name string, d time.Duration) {
 		if d > 0 && q.Get(name) == "" {
-			q.Set(name, strconv.FormatInt(d.Milliseconds(), 10))
+			q.Set(name, strconv.FormatInt(millisUp(d), 10))
 		}
 	}
 	set("statement_timeout", l.StatementTimeout)
@@ -40,4 +40,10 @@ func WithSessionLimits(dsn string, l SessionLimits) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// millisUp is d in whole milliseconds, PostgreSQL's unit for these settings, rounded up: a
+// duration under a millisecond truncated to 0 would switch the timeout off.
+func millisUp(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }

@@ -33,9 +33,25 @@ func TestSessionLimits(t *testing.T) {
 		}
 	}
 
+	// Every connection of the pool, not only the first: hold three at once.
+	for i := range 3 {
+		conn, err := limited.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var got string
+		if err := conn.QueryRowContext(ctx, "SHOW statement_timeout").Scan(&got); err != nil || got != "300ms" {
+			t.Errorf("connection %d: SHOW statement_timeout = %q, %v", i, got, err)
+		}
+	}
+
 	_, err = limited.ExecContext(ctx, "SELECT pg_sleep(5)")
 	if !errs.IsUnavailable(err) {
 		t.Errorf("a statement past statement_timeout: %v, want an unavailable error", err)
+	}
+	if pg := (interface{ SQLState() string })(nil); !errors.As(err, &pg) || pg.SQLState() != "57014" {
+		t.Errorf("pg_sleep ended by %v, want query_canceled (57014)", err)
 	}
 
 	// A lock held elsewhere: the wait ends at lock_timeout.
@@ -70,5 +86,16 @@ func TestWithSessionLimitsKeepsGiven(t *testing.T) {
 	}
 	if got := database.WithSessionLimits("", database.SessionLimits{StatementTimeout: time.Second}); got != "" {
 		t.Errorf("the embedded store's empty URL became %q", got)
+	}
+}
+
+// TestWithSessionLimitsRoundsUp: PostgreSQL counts these timeouts in milliseconds, where 0
+// means none; a shorter duration must not switch the timeout off.
+func TestWithSessionLimitsRoundsUp(t *testing.T) {
+	got := database.WithSessionLimits("postgres://u@h/db", database.SessionLimits{
+		StatementTimeout: 500 * time.Microsecond, LockTimeout: 1500 * time.Microsecond, IdleInTransactionTimeout: 2 * time.Second})
+	want := "postgres://u@h/db?connect_timeout=5&idle_in_transaction_session_timeout=2000&lock_timeout=2&statement_timeout=1"
+	if got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }
