@@ -1,0 +1,112 @@
+package e2e
+
+// PDF print (issue 14): GET /documents/{id}/pdf re-checks VIEW through the store, answers a
+// document the caller may not view exactly as one that does not exist, and is audited as
+// EXPORT. Helpers start with pdf.
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/laatu/laatu/internal/storage"
+	"github.com/laatu/laatu/internal/testserver"
+)
+
+type pdfAnswer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func pdfGet(t *testing.T, s *testserver.Server, token, id string) pdfAnswer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/documents/"+id+"/pdf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pdfAnswer{Status: res.StatusCode, Header: res.Header, Body: body}
+}
+
+func TestDocumentPDF(t *testing.T) {
+	s := testserver.New(t)
+	member := s.Login(t, "member@acme.test")
+	admin := s.Login(t, "admin@acme.test")
+	beta := s.Login(t, "member@beta.test")
+
+	var data struct {
+		Documents struct {
+			Nodes []struct{ ID, Title string }
+		}
+	}
+	fOK(t, s, member, `{ documents(first: 1) { nodes { id title } } }`, nil, &data)
+	if len(data.Documents.Nodes) == 0 {
+		t.Fatal("the member sees no demo document")
+	}
+	doc := data.Documents.Nodes[0]
+
+	// The member downloads it.
+	got := pdfGet(t, s, member, doc.ID)
+	if got.Status != http.StatusOK {
+		t.Fatalf("member: status %d: %s", got.Status, got.Body)
+	}
+	if ct := got.Header.Get("Content-Type"); ct != "application/pdf" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if cc := got.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	cd := got.Header.Get("Content-Disposition")
+	if !strings.HasPrefix(cd, `attachment; filename="`) || !strings.Contains(cd, `.pdf"`) {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+	if !bytes.HasPrefix(got.Body, []byte("%PDF-")) || len(got.Body) < 1000 {
+		t.Fatalf("body is not a PDF (%d bytes): %q", len(got.Body), got.Body[:min(len(got.Body), 64)])
+	}
+
+	// Another company's user, and anyone for an unknown or malformed id: the same 404.
+	absent := pdfGet(t, s, member, storage.NewID())
+	for name, a := range map[string]pdfAnswer{
+		"other company": pdfGet(t, s, beta, doc.ID),
+		"unknown id":    absent,
+		"malformed id":  pdfGet(t, s, member, "not-an-id"),
+	} {
+		if a.Status != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404: %s", name, a.Status, a.Body)
+		}
+		if !bytes.Equal(a.Body, absent.Body) || a.Header.Get("Content-Type") != absent.Header.Get("Content-Type") {
+			t.Errorf("%s: answer %q differs from an absent document's %q", name, a.Body, absent.Body)
+		}
+	}
+
+	// No token, or a bad one: 401.
+	for name, tok := range map[string]string{"no token": "", "bad token": "not-a-session"} {
+		if a := pdfGet(t, s, tok, doc.ID); a.Status != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401: %s", name, a.Status, a.Body)
+		}
+	}
+
+	// The download is in the audit log, as EXPORT of the document by the member.
+	memberID := aeViewer(t, s, member)
+	events := aeEvents(t, s, admin, map[string]any{"object": doc.ID, "action": "EXPORT"})
+	if len(events) != 1 {
+		t.Fatalf("%d EXPORT events for the document, want 1: %+v", len(events), events)
+	}
+	if e := events[0]; e.ActorID == nil || *e.ActorID != memberID || e.ObjectType != "DOCUMENT" {
+		t.Errorf("EXPORT event %+v, want the member's on a DOCUMENT", e)
+	}
+}
