@@ -50,14 +50,17 @@ func TestDocumentPDF(t *testing.T) {
 
 	var data struct {
 		Documents struct {
-			Nodes []struct{ ID, Title string }
+			Nodes []struct{ ID, Title, PdfURL string }
 		}
 	}
-	fOK(t, s, member, `{ documents(first: 1) { nodes { id title } } }`, nil, &data)
+	fOK(t, s, member, `{ documents(first: 1) { nodes { id title pdfUrl } } }`, nil, &data)
 	if len(data.Documents.Nodes) == 0 {
 		t.Fatal("the member sees no demo document")
 	}
 	doc := data.Documents.Nodes[0]
+	if want := "/documents/" + doc.ID + "/pdf"; doc.PdfURL != want {
+		t.Errorf("pdfUrl %q, want %q", doc.PdfURL, want)
+	}
 
 	// The member downloads it.
 	got := pdfGet(t, s, member, doc.ID)
