@@ -23,12 +23,21 @@ type pdfAnswer struct {
 
 func pdfGet(t *testing.T, s *testserver.Server, token, id string) pdfAnswer {
 	t.Helper()
+	return pdfGetIn(t, s, token, "", id)
+}
+
+// pdfGetIn downloads a document's PDF acting in company (X-Company-ID) when it is set.
+func pdfGetIn(t *testing.T, s *testserver.Server, token, company, id string) pdfAnswer {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.URL+"/documents/"+id+"/pdf", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if company != "" {
+		req.Header.Set("X-Company-ID", company)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -112,4 +121,59 @@ func TestDocumentPDF(t *testing.T) {
 	if e := events[0]; e.ActorID == nil || *e.ActorID != memberID || e.ObjectType != "DOCUMENT" {
 		t.Errorf("EXPORT event %+v, want the member's on a DOCUMENT", e)
 	}
+}
+
+// TestDocumentPDFGuest: a guest prints a document under a folder shared with it, and the
+// EXPORT event names the grant that admitted it; a document it holds no grant on is 404.
+func TestDocumentPDFGuest(t *testing.T) {
+	s := testserver.New(t)
+	guest := s.Login(t, "guest@partner.test")
+	admin := s.Login(t, "admin@acme.test")
+	member := s.Login(t, "member@acme.test")
+	acme := s.Demo.Companies["Acme Construction"]
+
+	var data struct {
+		Documents struct {
+			Nodes []struct {
+				ID      string
+				Company struct{ ID string }
+			}
+		}
+	}
+	res := s.Do(t, testserver.Request{Token: guest, Company: acme, Query: `{ documents(first: 100) { nodes { id company { id } } } }`}, &data)
+	testserver.MustOK(t, res)
+	shared := map[string]bool{}
+	var doc string
+	for _, d := range data.Documents.Nodes {
+		shared[d.ID] = true
+		if d.Company.ID == acme && doc == "" {
+			doc = d.ID
+		}
+	}
+	if doc == "" {
+		t.Fatal("the guest sees no Acme document")
+	}
+	if got := pdfGetIn(t, s, guest, acme, doc); got.Status != http.StatusOK || !bytes.HasPrefix(got.Body, []byte("%PDF-")) {
+		t.Fatalf("guest: status %d: %.200s", got.Status, got.Body)
+	}
+	events := aeEvents(t, s, admin, map[string]any{"object": doc, "action": "EXPORT"})
+	if len(events) != 1 || events[0].GrantID == "" {
+		t.Fatalf("EXPORT events %+v, want one naming the guest's grant", events)
+	}
+
+	// A document of Acme's outside what is shared with the guest.
+	var all struct {
+		Documents struct{ Nodes []struct{ ID string } }
+	}
+	fOK(t, s, member, `{ documents(first: 100) { nodes { id } } }`, nil, &all)
+	for _, d := range all.Documents.Nodes {
+		if shared[d.ID] {
+			continue
+		}
+		if got := pdfGetIn(t, s, guest, acme, d.ID); got.Status != http.StatusNotFound {
+			t.Errorf("guest, unshared document: status %d, want 404", got.Status)
+		}
+		return
+	}
+	t.Fatal("every Acme document the member sees is shared with the guest")
 }
