@@ -112,6 +112,11 @@ func TestDocumentPDF(t *testing.T) {
 		}
 	}
 
+	// Beta's user's probe is recorded in Beta's log, as through /graphql.
+	if ev := aeEvents(t, s, s.Login(t, "admin@beta.test"), map[string]any{"object": doc.ID, "action": "ACCESS_DENIED"}); len(ev) != 1 {
+		t.Errorf("%d ACCESS_DENIED events in Beta for the probe, want 1", len(ev))
+	}
+
 	// The download is in the audit log, as EXPORT of the document by the member.
 	memberID := aeViewer(t, s, member)
 	events := aeEvents(t, s, admin, map[string]any{"object": doc.ID, "action": "EXPORT"})
@@ -176,4 +181,31 @@ func TestDocumentPDFGuest(t *testing.T) {
 		return
 	}
 	t.Fatal("every Acme document the member sees is shared with the guest")
+}
+
+// TestDocumentPDFSigned: a signed document prints, and its print carries more than the same
+// document's before signing (the signature block).
+func TestDocumentPDFSigned(t *testing.T) {
+	w := aNewWorld(t)
+	member := w.users[aEmail[aMember]]
+	doc := fCreateDocument(t, w.s, w.tokens[aManager], w.folders["Acme Construction/Harbour Tower"],
+		w.templates["Acme Construction/Site inspection"], "Tarkastus — Pyhäjärvi, Straße 5",
+		map[string]any{"inspector": "Päivi Größ", "date": "2026-12-01", "scaffoldingOk": true, "temperature": 1.5})
+	w.mustOK(t, aManager, sSetSigners, map[string]any{"id": doc, "u": []string{member}}, nil)
+	var up struct{ UpdateDocument struct{ Version int } }
+	w.mustOK(t, aManager, sUpdate, map[string]any{"id": doc, "in": map[string]any{"expectedVersion": sRead(t, w, aManager, doc).Version, "status": "SUBMITTED"}}, &up)
+	before := pdfGet(t, w.s, w.tokens[aMember], doc)
+	w.mustOK(t, aMember, sSign, map[string]any{"id": doc, "v": up.UpdateDocument.Version}, nil)
+	after := pdfGet(t, w.s, w.tokens[aMember], doc)
+	for name, a := range map[string]pdfAnswer{"before signing": before, "after signing": after} {
+		if a.Status != http.StatusOK || !bytes.HasPrefix(a.Body, []byte("%PDF-")) {
+			t.Fatalf("%s: status %d: %.200s", name, a.Status, a.Body)
+		}
+	}
+	if len(after.Body) <= len(before.Body) {
+		t.Errorf("signed print is %d bytes, unsigned %d: the signature block is missing", len(after.Body), len(before.Body))
+	}
+	if cd := after.Header.Get("Content-Disposition"); !strings.Contains(cd, "filename*=UTF-8''Tarkastus%20%E2%80%94%20Pyh%C3%A4j%C3%A4rvi") {
+		t.Errorf("Content-Disposition %q", cd)
+	}
 }
