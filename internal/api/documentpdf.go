@@ -29,10 +29,17 @@ type PDFOptions struct {
 	Auth  *auth.Authenticator
 	// Timeout bounds one rendering, like a query (--request-timeout); 0: none.
 	Timeout time.Duration
+	// Budget, when set, charges each download PDFCost to the caller's rate limits (the
+	// budgets of /graphql: a refusal is 429 RATE_LIMITED with Retry-After).
+	Budget func(ctx context.Context, cost int) error
 	// Probed, when set, records a request for an id the caller may not see (ACCESS_DENIED),
 	// as the directives do for GraphQL.
 	Probed func(ctx context.Context, id string)
 }
+
+// PDFCost is what one PDF download costs against the rate limits: a rendering takes a few
+// milliseconds of CPU, several times a typical nested read.
+const PDFCost = 10
 
 // DocumentPDF serves GET /documents/{id}/pdf: the document printed as a PDF, for a caller
 // with a bearer token who may VIEW it. The right is checked again by the store as the document
@@ -48,6 +55,12 @@ func DocumentPDF(o PDFOptions) http.Handler {
 			httpx.WriteJSONError(w, http.StatusUnauthorized, errs.Unauthenticated,
 				`a PDF needs a session: send "Authorization: Bearer <token>"`)
 			return
+		}
+		if o.Budget != nil {
+			if err := o.Budget(ctx, PDFCost); err != nil {
+				rateLimited(w, err)
+				return
+			}
 		}
 		id := r.PathValue("id")
 		in, doc, err := loadPrint(ctx, o.Store, id)
@@ -247,4 +260,20 @@ func extValue(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// rateLimited answers a download refused for the caller's budget: 429 with Retry-After in
+// whole seconds, at least 1, and the limiter's message.
+func rateLimited(w http.ResponseWriter, err error) {
+	after, msg := time.Second, "rate limit exceeded; retry later"
+	if e, ok := errs.As(err); ok {
+		if e.RetryAfter > after {
+			after = e.RetryAfter
+		}
+		if e.Message != "" {
+			msg = e.Message
+		}
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
+	httpx.WriteJSONError(w, http.StatusTooManyRequests, errs.RateLimited, msg)
 }

@@ -293,7 +293,8 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 	})
 	// The PDF print of one document (issue 14): a download beside /graphql, authenticated
 	// like it, the right re-checked by the store, audited as EXPORT.
-	printPDF := api.DocumentPDF(api.PDFOptions{Store: store, Auth: authn, Timeout: cfg.RequestTimeout, Probed: directives.Probed})
+	printPDF := api.DocumentPDF(api.PDFOptions{Store: store, Auth: authn, Timeout: cfg.RequestTimeout,
+		Budget: budget, Probed: directives.Probed})
 	if a.Handler, err = httpHandler(cfg, log, store, subs.Handler(gql), printPDF); err != nil {
 		_ = a.Close()
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/laatu/laatu/internal/api"
+	"github.com/laatu/laatu/internal/config"
 	"github.com/laatu/laatu/internal/storage"
 	"github.com/laatu/laatu/internal/testserver"
 )
@@ -207,5 +209,32 @@ func TestDocumentPDFSigned(t *testing.T) {
 	}
 	if cd := after.Header.Get("Content-Disposition"); !strings.Contains(cd, "filename*=UTF-8''Tarkastus%20%E2%80%94%20Pyh%C3%A4j%C3%A4rvi") {
 		t.Errorf("Content-Disposition %q", cd)
+	}
+}
+
+// TestDocumentPDFRateLimited: downloads are charged to the caller's budget of /graphql; over
+// it, 429 RATE_LIMITED with Retry-After.
+func TestDocumentPDFRateLimited(t *testing.T) {
+	s := testserver.New(t, func(c *config.Config) {
+		// The bucket holds a little more than one download and earns one back in 10 s.
+		c.RateLimitUser, c.RateLimitUserBurst = 1, api.PDFCost+api.PDFCost/2
+		c.RateLimitCompany, c.RateLimitIP = 0, 0
+	})
+	member := s.Login(t, "member@acme.test")
+	var data struct {
+		Documents struct{ Nodes []struct{ ID string } }
+	}
+	fOK(t, s, member, `{ documents(first: 1) { nodes { id } } }`, nil, &data)
+	if len(data.Documents.Nodes) == 0 {
+		t.Fatal("the member sees no demo document")
+	}
+	id := data.Documents.Nodes[0].ID
+	if got := pdfGet(t, s, member, id); got.Status != http.StatusOK {
+		t.Fatalf("first download: status %d: %s", got.Status, got.Body)
+	}
+	got := pdfGet(t, s, member, id)
+	if got.Status != http.StatusTooManyRequests || got.Header.Get("Retry-After") == "" ||
+		!bytes.Contains(got.Body, []byte(`"RATE_LIMITED"`)) {
+		t.Fatalf("second download: status %d, Retry-After %q: %s", got.Status, got.Header.Get("Retry-After"), got.Body)
 	}
 }
