@@ -135,6 +135,7 @@ type ComplexityRoot struct {
 		Grants      func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Owner       func(childComplexity int) int
+		PDFURL      func(childComplexity int) int
 		Signatures  func(childComplexity int) int
 		Signers     func(childComplexity int) int
 		Status      func(childComplexity int) int
@@ -450,6 +451,7 @@ type DocumentResolver interface {
 	Company(ctx context.Context, obj *storage.Document) (*storage.Company, error)
 	Comments(ctx context.Context, obj *storage.Document, first *int, after *string) (*model.CommentConnection, error)
 	ViewerCan(ctx context.Context, obj *storage.Document) (*model.Permissions, error)
+	PDFURL(ctx context.Context, obj *storage.Document) (string, error)
 
 	Versions(ctx context.Context, obj *storage.Document) ([]*model.DocumentVersion, error)
 	Grants(ctx context.Context, obj *storage.Document) ([]*storage.Grant, error)
@@ -911,6 +913,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Document.Owner(childComplexity), true
+	case "Document.pdfUrl":
+		if e.ComplexityRoot.Document.PDFURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.PDFURL(childComplexity), true
 	case "Document.signatures":
 		if e.ComplexityRoot.Document.Signatures == nil {
 			break
@@ -2847,6 +2855,8 @@ type Document implements Node {
   comments("At most 100." first: Int, "A cursor from a previous page." after: String): CommentConnection!
   "What the caller may do with this document."
   viewerCan: Permissions!
+  "Where the document is printed as a PDF: a path on this server (GET /documents/{id}/pdf) to fetch with the caller's bearer token; the right is checked again there, and each download is audited as EXPORT."
+  pdfUrl: String!
   "When the document was created."
   createdAt: Time!
   "When the document was last changed."
@@ -3832,6 +3842,8 @@ func (ec *executionContext) childFields_Document(ctx context.Context, field grap
 		return ec.fieldContext_Document_comments(ctx, field)
 	case "viewerCan":
 		return ec.fieldContext_Document_viewerCan(ctx, field)
+	case "pdfUrl":
+		return ec.fieldContext_Document_pdfUrl(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Document_createdAt(ctx, field)
 	case "updatedAt":
@@ -6967,6 +6979,29 @@ func (ec *executionContext) fieldContext_Document_viewerCan(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Document_pdfUrl(ctx context.Context, field graphql.CollectedField, obj *storage.Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_pdfUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Document().PDFURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_pdfUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Document", field, true, true, "String")
 }
 
 func (ec *executionContext) _Document_createdAt(ctx context.Context, field graphql.CollectedField, obj *storage.Document) (ret graphql.Marshaler) {
@@ -16350,6 +16385,12 @@ func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Document_viewerCan(ctx, field, obj)
+				})
+		case "pdfUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Document_pdfUrl(ctx, field, obj)
 				})
 		case "createdAt":
 			out.Values[i] = ec._Document_createdAt(ctx, field, obj)

@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"net/url"
 
 	"github.com/laatu/laatu/dataloaders"
 	"github.com/laatu/laatu/graph"
@@ -52,6 +53,10 @@ func (r *documentResolver) Comments(ctx context.Context, obj *storage.Document, 
 
 func (r *documentResolver) ViewerCan(ctx context.Context, obj *storage.Document) (*model.Permissions, error) {
 	return documentPermissions(ctx, obj)
+}
+
+func (r *documentResolver) PDFURL(ctx context.Context, obj *storage.Document) (string, error) {
+	return "/documents/" + url.PathEscape(obj.ID) + "/pdf", nil
 }
 
 func (r *documentResolver) Versions(ctx context.Context, obj *storage.Document) ([]*model.DocumentVersion, error) {

@@ -291,7 +291,11 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger, db *databas
 		Overloaded: a.Metrics.Overloaded,
 		Budget:     budget,
 	})
-	if a.Handler, err = httpHandler(cfg, log, store, subs.Handler(gql)); err != nil {
+	// The PDF print of one document (issue 14): a download beside /graphql, authenticated
+	// like it, the right re-checked by the store, audited as EXPORT.
+	printPDF := api.DocumentPDF(api.PDFOptions{Store: store, Auth: authn, Timeout: cfg.RequestTimeout,
+		Budget: budget, Probed: directives.Probed})
+	if a.Handler, err = httpHandler(cfg, log, store, subs.Handler(gql), printPDF); err != nil {
 		_ = a.Close()
 		return nil, err
 	}
@@ -485,7 +489,7 @@ func auditStream(where string) (io.Writer, func() error, error) {
 }
 
 // httpHandler assembles the routes and the edge middleware, outermost first.
-func httpHandler(cfg config.Config, log zerolog.Logger, store *storage.Store, gql http.Handler) (http.Handler, error) {
+func httpHandler(cfg config.Config, log zerolog.Logger, store *storage.Store, gql, documentPDF http.Handler) (http.Handler, error) {
 	proxies, err := httpx.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -496,6 +500,7 @@ func httpHandler(cfg config.Config, log zerolog.Logger, store *storage.Store, gq
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", httpx.GraphQLMethodGuard(gql))
+	mux.Handle("GET /documents/{id}/pdf", documentPDF)
 	mux.Handle("GET /healthz", httpx.Healthz())
 	mux.Handle("GET /readyz", httpx.Readyz(store.Ping))
 	if cfg.Playground {
