@@ -136,7 +136,15 @@ func (c *cluster) run(t *testing.T, name string, args ...string) {
 // start starts the cluster and waits until it accepts connections (after crash recovery too).
 func (c *cluster) start(t *testing.T) {
 	t.Helper()
-	c.run(t, filepath.Join(pgBin, "pg_ctl"), "-D", c.data, "-l", filepath.Join(c.dir, "postgres.log"), "-w", "-t", "120", "start")
+	logf := filepath.Join(c.dir, "postgres.log")
+	out, err := c.command(filepath.Join(pgBin, "pg_ctl"), "-D", c.data, "-l", logf, "-w", "-t", "120", "start").CombinedOutput()
+	if err != nil {
+		b, _ := os.ReadFile(logf)
+		if len(b) > 3000 {
+			b = b[len(b)-3000:]
+		}
+		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, b)
+	}
 }
 
 // postmaster returns the PID in postmaster.pid, the process this cluster's pg_ctl started.
@@ -177,6 +185,14 @@ func (c *cluster) kill(t *testing.T) int {
 				t.Fatalf("PostgreSQL process %d still alive 30 s after SIGKILL", pid)
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A postmaster whose parent is gone is reparented to PID 1, and where PID 1 does not reap
+	// (a container) it stays a zombie, which PostgreSQL's lock-file check takes for a running
+	// postmaster. Every process of the cluster is dead, so the lock file is stale: remove it.
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pm)); err == nil {
+		if err := os.Remove(filepath.Join(c.data, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
 		}
 	}
 	return len(pids)
