@@ -189,10 +189,13 @@ func (c *cluster) kill(t *testing.T) int {
 	}
 	// A postmaster whose parent is gone is reparented to PID 1, and where PID 1 does not reap
 	// (a container) it stays a zombie, which PostgreSQL's lock-file check takes for a running
-	// postmaster. Every process of the cluster is dead, so the lock file is stale: remove it.
+	// postmaster. Every process of the cluster is dead, so its lock files are stale: remove them.
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pm)); err == nil {
-		if err := os.Remove(filepath.Join(c.data, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
+		sock := filepath.Join(c.dir, fmt.Sprintf(".s.PGSQL.%d", c.port))
+		for _, f := range []string{filepath.Join(c.data, "postmaster.pid"), sock + ".lock", sock} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
 		}
 	}
 	return len(pids)
