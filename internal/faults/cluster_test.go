@@ -38,6 +38,9 @@ func startCluster(t *testing.T, extra ...string) *cluster {
 	t.Helper()
 	for _, b := range []string{"initdb", "pg_ctl", "postgres"} {
 		if _, err := os.Stat(filepath.Join(pgBin, b)); err != nil {
+			if os.Getenv("LAATU_CI") != "" {
+				t.Fatalf("PostgreSQL 15 binaries not found in %s (%v): CI cannot run the fault tests", pgBin, err)
+			}
 			t.Skipf("PostgreSQL 15 binaries not found in %s (%v): fault tests skipped", pgBin, err)
 		}
 	}
