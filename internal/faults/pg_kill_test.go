@@ -51,7 +51,11 @@ func TestPostgresKilledDuringWrites(t *testing.T) {
 	// No request outlived its deadline by more than a busy machine's margin.
 	var slowest time.Duration
 	var during []time.Duration
+	codes := map[string]int{}
 	for _, o := range ops {
+		if o.result != ok && !o.dropped {
+			codes[o.code]++
+		}
 		slowest = max(slowest, o.took)
 		if o.result != ok && !o.dropped {
 			during = append(during, o.took)
@@ -62,6 +66,11 @@ func TestPostgresKilledDuringWrites(t *testing.T) {
 		t.Errorf("slowest request took %v, past the %v deadline plus margin", slowest, deadline)
 	}
 
+	// A database outage is UNAVAILABLE, which a client knows it may retry, never INTERNAL.
+	if codes["INTERNAL"] > 0 || codes[""] > 0 {
+		t.Errorf("errors during the outage by code: %v, want UNAVAILABLE only", codes)
+	}
+
 	resolved, replayed := resolve(t, w, ops)
 	lost := check(t, c, ops)
 	var slowestErr time.Duration
@@ -69,9 +78,9 @@ func TestPostgresKilledDuringWrites(t *testing.T) {
 		slowestErr = during[len(during)-1]
 	}
 	t.Logf("PostgreSQL SIGKILLed (%d processes), down %.1f s, restarted in %.1f s; server ready %.2f s after the cluster was back; "+
-		"%d creates, %d acknowledged, %d failed, %d unknown (%d answers thrown away by the clients), %d errors answered, slowest error after %.2f s, slowest request %.2f s (deadline %v); "+
+		"%d creates, %d acknowledged, %d failed, %d unknown (%d answers thrown away by the clients), %d errors answered (by code: %v), slowest error after %.2f s, slowest request %.2f s (deadline %v); "+
 		"%d unknown resolved by retrying their key (%d replayed), lost %d",
 		killed, upAt.Sub(downAt).Seconds(), upAt.Sub(downAt.Add(time.Second)).Seconds(), ready.Seconds(),
-		len(ops), acked, fail, unk, dropped, len(during), slowestErr.Seconds(), slowest.Seconds(), deadline,
+		len(ops), acked, fail, unk, dropped, len(during), codes, slowestErr.Seconds(), slowest.Seconds(), deadline,
 		resolved, replayed, lost)
 }
