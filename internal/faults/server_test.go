@@ -97,7 +97,9 @@ func (s *server) start() {
 	}
 	defer f.Close()
 	// Rate limits off and in-flight caps above the load: the harness measures faults, not limits.
+	// Plain HTTP on loopback, as behind a TLS-terminating proxy (prod refuses it otherwise).
 	s.cmd = exec.Command(laatuBin, "serve", "--mode", "prod", "--addr", fmt.Sprintf("127.0.0.1:%d", s.port),
+		"--tls-terminated-by-proxy", "--trusted-proxies", "127.0.0.1/32",
 		"--database-url", s.c.appURL(), "--admin-database-url", s.c.ownerURL(), "--auto-migrate=false",
 		"--admin-addr", "off", "--audit-log", "off", "--log-level", "warn",
 		"--request-timeout", s.timeout.String(),
