@@ -35,38 +35,33 @@ func NewBackwardPageArgs(first *int, after *string, last *int, before *string) (
 	if first != nil || after != nil {
 		return PageArgs{}, errs.Invalid("last", "page forward with first and after, or backward with last and before, not both")
 	}
-	p := PageArgs{Backward: true, Last: DefaultPageSize}
-	if last != nil {
-		if *last < 0 || *last > MaxPageSize {
-			return p, errs.Invalid("last", "last must be between 0 and %d", MaxPageSize)
-		}
-		p.Last = *last
-	}
-	if before != nil {
-		if _, err := decodeCursor(*before); err != nil {
-			return p, err
-		}
-		p.Before = *before
-	}
-	return p, nil
+	n, cur, err := pageBound("last", last, before)
+	return PageArgs{Backward: true, Last: n, Before: cur}, err
 }
 
 // NewPageArgs validates a client's first/after.
 func NewPageArgs(first *int, after *string) (PageArgs, error) {
-	p := PageArgs{First: DefaultPageSize}
-	if first != nil {
-		if *first < 0 || *first > MaxPageSize {
-			return p, errs.Invalid("first", "first must be between 0 and %d", MaxPageSize)
+	n, cur, err := pageBound("first", first, after)
+	return PageArgs{First: n, After: cur}, err
+}
+
+// pageBound validates one direction's page size (named field; DefaultPageSize when absent)
+// and cursor.
+func pageBound(field string, size *int, cursor *string) (int, string, error) {
+	n := DefaultPageSize
+	if size != nil {
+		if *size < 0 || *size > MaxPageSize {
+			return n, "", errs.Invalid(field, "%s must be between 0 and %d", field, MaxPageSize)
 		}
-		p.First = *first
+		n = *size
 	}
-	if after != nil {
-		if _, err := decodeCursor(*after); err != nil {
-			return p, err
-		}
-		p.After = *after
+	if cursor == nil {
+		return n, "", nil
 	}
-	return p, nil
+	if _, err := decodeCursor(*cursor); err != nil {
+		return n, "", err
+	}
+	return n, *cursor, nil
 }
 
 // Page is one page of a list. Total counts the whole list, and is computed only when asked.
