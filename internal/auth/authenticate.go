@@ -62,9 +62,24 @@ func Anonymous() *access.Principal { return &access.Principal{} }
 // the X-Company-ID header when the user is a member there; no company (guest only) when the
 // header names one it does not belong to; its oldest membership when there is no header.
 func (a *Authenticator) Authenticate(ctx context.Context, bearer, companyHeader string) (*access.Principal, error) {
+	return a.authenticate(ctx, bearer, companyHeader, false)
+}
+
+// Recheck is Authenticate from the database, past the cache, which it refreshes. A stream
+// re-authorizing for an event uses it: the event may be the very change (a demotion, a
+// removal) that this instance's cache forgets only once the changing request has finished
+// committing, a moment after the event's notification may have arrived.
+func (a *Authenticator) Recheck(ctx context.Context, bearer, companyHeader string) (*access.Principal, error) {
+	return a.authenticate(ctx, bearer, companyHeader, true)
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, bearer, companyHeader string, fresh bool) (*access.Principal, error) {
 	hash := string(token.Hash(bearer))
 	now := a.store.Now()
 	e, gen := a.cache.get(hash, now)
+	if fresh {
+		e = nil
+	}
 	if e == nil {
 		sess, user, ms, err := a.store.SessionByTokenHash(ctx, []byte(hash))
 		if err != nil {

@@ -455,8 +455,9 @@ func (c *conn) credentials() (token, company string) {
 }
 
 // authenticate checks the session again and returns the subscriber as it is now. Streams of
-// one session handling the same event (seq > 0) share one check; it starts after the event
-// arrived, so it is as fresh as a check of each stream's own.
+// one session handling the same event (seq > 0) share one check, read from the database
+// past the session cache; it starts after the event arrived, so it is as fresh as a check of
+// each stream's own.
 func (c *conn) authenticate(ctx context.Context, seq uint64) (*access.Principal, error) {
 	token, company := c.credentials()
 	if token == "" {
@@ -465,6 +466,9 @@ func (c *conn) authenticate(ctx context.Context, seq uint64) (*access.Principal,
 	check := func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
 		defer cancel()
+		if seq > 0 {
+			return c.hub.auth.Recheck(ctx, token, company) // see Authenticator.Recheck
+		}
 		return c.hub.auth.Authenticate(ctx, token, company)
 	}
 	if seq == 0 {
